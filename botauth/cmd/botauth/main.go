@@ -1,0 +1,9 @@
+// Command botauth runs the botauth service alone: botauth [serve|migrate|settings].
+package main
+
+import (
+	"github.com/botserver-go/botserver-go/botauth"
+	"github.com/botserver-go/botserver-go/botstate/app"
+)
+
+func main() { app.Main(app.Options{}, botauth.Service()) }

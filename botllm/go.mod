@@ -1,0 +1,8 @@
+module github.com/botserver-go/botserver-go/botllm
+
+go 1.26.0
+
+replace (
+	github.com/botserver-go/botserver-go/botstate => ../botstate
+	github.com/botserver-go/botserver-go/proto => ../proto
+)

@@ -1,0 +1,25 @@
+// Package botmail is the botmail service: mail accounts, IMAP sync, SMTP send and ON EMAIL triggers.
+// Its domain API arrives in a later issue; until then it serves health,
+// reflection and metrics, and owns schema mail.
+package botmail
+
+import (
+	"context"
+
+	"github.com/botserver-go/botserver-go/botstate/app"
+	"github.com/botserver-go/botserver-go/botstate/pg"
+	mailv1 "github.com/botserver-go/botserver-go/proto/bot/mail/v1"
+)
+
+// Service defines botmail for a service binary or the all-in-one.
+func Service() *app.Service {
+	return &app.Service{
+		Name:    "botmail",
+		Health:  mailv1.MailService_ServiceDesc.ServiceName,
+		Schemas: []pg.Schema{{Name: "mail"}},
+		Setup: func(_ context.Context, env *app.Env) error {
+			mailv1.RegisterMailServiceServer(env.GRPC, mailv1.UnimplementedMailServiceServer{})
+			return nil
+		},
+	}
+}

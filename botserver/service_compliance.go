@@ -1,0 +1,7 @@
+//go:build !minimal && !no_botcompliance
+
+package botserver
+
+import "github.com/botserver-go/botserver-go/botcompliance"
+
+func init() { register("botcompliance", botcompliance.Service) }

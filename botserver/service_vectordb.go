@@ -1,0 +1,7 @@
+//go:build !no_botvectordb
+
+package botserver
+
+import "github.com/botserver-go/botserver-go/botvectordb"
+
+func init() { register("botvectordb", botvectordb.Service) }

@@ -1,0 +1,312 @@
+// Package app turns service definitions into a running process. A service
+// binary calls Main with its one Service; the all-in-one botserver calls it
+// with several. Either way the process does the same things, in order:
+//
+//  1. load and validate settings (config), set up logging and tracing;
+//  2. migrate each service's schemas (`<binary> migrate` stops here);
+//  3. open the shared pools: Postgres, cache, NATS (embedded when NATS_URL is unset);
+//  4. bind the gRPC and operations listeners, call each service's Setup;
+//  5. start (servers, then service units), report SERVING, and on SIGTERM
+//     or SIGINT drain and stop in reverse (see botstate/lifecycle).
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+
+	"github.com/botserver-go/botserver-go/botstate/cache"
+	"github.com/botserver-go/botserver-go/botstate/config"
+	"github.com/botserver-go/botserver-go/botstate/events"
+	"github.com/botserver-go/botserver-go/botstate/grpcx"
+	"github.com/botserver-go/botserver-go/botstate/httpx"
+	"github.com/botserver-go/botserver-go/botstate/lifecycle"
+	"github.com/botserver-go/botserver-go/botstate/logx"
+	"github.com/botserver-go/botserver-go/botstate/pg"
+	"github.com/botserver-go/botserver-go/botstate/telemetry"
+)
+
+// Version is set at build time with -ldflags "-X .../botstate/app.Version=...".
+var Version = "dev"
+
+// Service describes one botserver-go service. Each service module exports
+// one; it must not depend on any other service module.
+type Service struct {
+	Name    string      // binary and module name, e.g. "botchat"
+	Health  string      // gRPC service name reported through health, e.g. "bot.chat.v1.ChatService"
+	Schemas []pg.Schema // Postgres schemas it owns, migrated in order at start
+	// Settings is an optional pointer to the service's own settings struct
+	// (env tags, see botstate/config); it is loaded and validated with Base.
+	Settings any
+	// Setup registers gRPC handlers on env.GRPC and adds the service's
+	// background units with env.AddUnit. It must not block.
+	Setup func(ctx context.Context, env *Env) error
+}
+
+// Short is the name without the "bot" prefix: "chat" for "botchat". It names
+// the service's event stream and subjects (bot.<short>.>).
+func (s *Service) Short() string { return strings.TrimPrefix(s.Name, "bot") }
+
+// Env is what a service's Setup gets: the process's shared resources.
+type Env struct {
+	Service *Service
+	Base    *config.Base
+	Log     *slog.Logger
+	DB      *pgxpool.Pool // nil when the service owns no schema
+	Cache   cache.Cache
+	Bus     *events.Bus
+	GRPC    *grpc.Server
+	Clients *grpcx.Clients // connections to other services by name ("botauth")
+	Metrics *prometheus.Registry
+	Ready   func() bool // true between start and the beginning of the drain
+
+	runner *lifecycle.Runner
+}
+
+// AddUnit adds a unit owned by this service, named "<service>/<name>". It
+// starts once the servers listen and stops before they do, so the drain
+// sequence stops handlers before the gRPC server's GracefulStop. Deps name
+// other units of the same service.
+func (e *Env) AddUnit(u lifecycle.Unit) error {
+	deps := []string{serversUnit}
+	for _, d := range u.Deps {
+		deps = append(deps, e.Service.Name+"/"+d)
+	}
+	u.Name, u.Deps = e.Service.Name+"/"+u.Name, deps
+	return e.runner.Add(u)
+}
+
+const serversUnit = "servers"
+
+// Options change how Run builds the process; the zero value is right for a
+// service binary.
+type Options struct {
+	// AllInOne marks the botserver binary: embedding NATS is then expected
+	// rather than warned about.
+	AllInOne bool
+}
+
+// Main runs services with os.Args and exits with the right status.
+func Main(opts Options, services ...*Service) {
+	if err := Run(context.Background(), os.Args[1:], opts, services...); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", binaryName(services), err)
+		os.Exit(1)
+	}
+}
+
+// Run is Main without the exit. Commands: serve (the default), migrate
+// (migrate the schemas and exit) and settings (print the settings table).
+func Run(ctx context.Context, args []string, opts Options, services ...*Service) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	if len(args) > 1 {
+		return fmt.Errorf("unexpected arguments after %s: %q", cmd, args[1:])
+	}
+	if len(services) == 0 {
+		return errors.New("no services to run")
+	}
+	base := &config.Base{}
+	targets := []any{base}
+	for _, s := range services {
+		if s.Settings != nil {
+			targets = append(targets, s.Settings)
+		}
+	}
+	switch cmd {
+	case "serve", "migrate":
+	case "settings":
+		fmt.Print(SettingsTable(services...))
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q: use serve (the default), migrate or settings", cmd)
+	}
+	if err := config.Load(targets...); err != nil {
+		return err
+	}
+	log := logx.New(os.Stderr, base.LogFormat, base.LogLevel).With("bin", binaryName(services))
+	slog.SetDefault(log)
+	if err := migrateAll(ctx, log, base, services); err != nil {
+		return err
+	}
+	if cmd == "migrate" {
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return serve(ctx, log, base, opts, services)
+}
+
+// SettingsTable documents the settings of the given services as Markdown:
+// the shared ones first, then each service's own.
+func SettingsTable(services ...*Service) string {
+	groups := [][]config.Setting{config.Describe(&config.Base{}), {{Name: config.FileVar, Description: "Optional YAML file of settings (a flat map of the names below); the environment wins over it."}}}
+	for _, s := range services {
+		if s.Settings != nil {
+			groups = append(groups, config.Describe(s.Settings))
+		}
+	}
+	return config.Markdown(groups...)
+}
+
+func migrateAll(ctx context.Context, log *slog.Logger, base *config.Base, services []*Service) error {
+	for _, s := range services {
+		if len(s.Schemas) > 0 && base.DatabaseURL == "" {
+			return fmt.Errorf("DATABASE_URL is not set: %s keeps its data in Postgres (schema %s)", s.Name, s.Schemas[0].Name)
+		}
+		for _, sc := range s.Schemas {
+			res, err := pg.Migrate(ctx, base.DatabaseURL, sc)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.Name, err)
+			}
+			if res.AlreadyMoved {
+				log.Info("schema up to date", "service", s.Name, "schema", sc.Name, "version", res.To)
+			} else {
+				log.Info("schema migrated", "service", s.Name, "schema", sc.Name, "from", res.From, "to", res.To)
+			}
+		}
+	}
+	return nil
+}
+
+func serve(ctx context.Context, log *slog.Logger, base *config.Base, opts Options, services []*Service) (err error) {
+	ready := &lifecycle.Flag{}
+	r := &lifecycle.Runner{Log: log, DrainDelay: base.DrainDelay, Timeout: base.ShutdownTimeout}
+	// Until the runner runs, a failure closes what was opened so far.
+	running := false
+	defer func() {
+		if err != nil && !running {
+			err = errors.Join(err, r.Shutdown())
+		}
+	}()
+
+	stopTracing, err := telemetry.Setup(ctx, binaryName(services), Version, base.OTLPEndpoint)
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	r.Adopt("telemetry", stopTracing)
+
+	var pool *pgxpool.Pool
+	if base.DatabaseURL != "" {
+		if pool, err = pg.Open(ctx, base.DatabaseURL); err != nil {
+			return err
+		}
+		r.Adopt("postgres", func(context.Context) error { pool.Close(); return nil })
+	}
+	c, err := cache.New(ctx, base.RedisURL, "botserver:")
+	if err != nil {
+		return err
+	}
+	r.Adopt("cache", func(context.Context) error { return c.Close() })
+	if base.NATSURL == "" && !opts.AllInOne {
+		log.Warn("NATS_URL is not set: using an embedded NATS server; events will not reach other processes")
+	}
+	bus, err := events.Connect(ctx, base.NATSURL, binaryName(services), base.DataDir, log)
+	if err != nil {
+		return err
+	}
+	r.Adopt("nats", func(context.Context) error { bus.Close(); return nil })
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gs := grpcx.NewServer(grpcx.ServerOptions{Log: log, DefaultTimeout: base.GRPCTimeout, Metrics: reg})
+	grpcAddr, err := gs.Listen(base.GRPCAddr)
+	if err != nil {
+		return err
+	}
+	ops := httpx.NewServer(httpx.OpsHandler(ready.Ready, reg))
+	opsAddr, err := ops.Listen(base.OpsAddr)
+	if err != nil {
+		return err
+	}
+	clients := grpcx.NewClients(base.Addrs, base.GRPCTimeout)
+	self := dialable(grpcAddr)
+	for _, s := range services {
+		clients.SetAddr(s.Name, self)
+	}
+	r.Adopt("grpc-clients", func(context.Context) error { return clients.Close() })
+
+	for _, u := range []lifecycle.Unit{
+		gs.Unit("grpc"), ops.Unit("ops-http"),
+		{Name: serversUnit, Deps: []string{"grpc", "ops-http"}},
+	} {
+		if err := r.Add(u); err != nil {
+			return err
+		}
+	}
+	for _, s := range services {
+		if s.Health != "" {
+			gs.AddHealthName(s.Health)
+		}
+		env := &Env{Service: s, Base: base, Log: log.With("service", s.Name), Cache: c, Bus: bus,
+			GRPC: gs.GRPC, Clients: clients, Metrics: reg, Ready: ready.Ready, runner: r}
+		if len(s.Schemas) > 0 {
+			env.DB = pool
+		}
+		if err := env.addEvents(ctx); err != nil {
+			return err
+		}
+		if s.Setup != nil {
+			if err := s.Setup(ctx, env); err != nil {
+				return fmt.Errorf("%s setup: %w", s.Name, err)
+			}
+		}
+	}
+	r.Readiness = []lifecycle.Readiness{gs, ready}
+	if err := r.Start(ctx); err != nil {
+		return err
+	}
+	running = true
+	log.Info("serving", "grpc", grpcAddr.String(), "ops", opsAddr.String(), "services", names(services), "version", Version)
+	return r.Wait(ctx)
+}
+
+// addEvents gives the service its event stream and, when it owns a schema,
+// the relay that publishes its outbox.
+func (e *Env) addEvents(ctx context.Context) error {
+	if err := events.EnsureStream(ctx, e.Bus.JS, e.Service.Short()); err != nil {
+		return fmt.Errorf("%s: event stream: %w", e.Service.Name, err)
+	}
+	if e.DB == nil {
+		return nil
+	}
+	relay := events.NewRelay(e.DB, e.Bus.JS, e.Service.Schemas[0].Name, events.RelayOptions{Log: e.Log})
+	return e.AddUnit(lifecycle.Unit{Name: "outbox-relay", Start: relay.Start, Stop: relay.Stop})
+}
+
+// dialable turns a bound listener address into one a client can dial:
+// a wildcard host becomes loopback.
+func dialable(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func names(services []*Service) []string {
+	out := make([]string, len(services))
+	for i, s := range services {
+		out[i] = s.Name
+	}
+	return out
+}
+
+func binaryName(services []*Service) string {
+	if len(services) == 1 {
+		return services[0].Name
+	}
+	return "botserver"
+}

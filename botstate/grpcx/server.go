@@ -1,0 +1,188 @@
+// Package grpcx builds gRPC servers and clients the same way in every
+// service: standard health service and reflection, interceptors for panic
+// recovery, logging, Prometheus metrics and default deadlines, and
+// OpenTelemetry propagation over gRPC metadata.
+package grpcx
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/botserver-go/botserver-go/botstate/lifecycle"
+)
+
+// ServerOptions configure NewServer.
+type ServerOptions struct {
+	Log            *slog.Logger
+	DefaultTimeout time.Duration         // applied to calls that arrive without a deadline
+	Metrics        prometheus.Registerer // optional
+}
+
+// Server is a gRPC server with health and reflection registered. Every
+// health name it was told about reports NOT_SERVING until SetReady(true).
+type Server struct {
+	GRPC   *grpc.Server
+	Health *health.Server
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	names []string
+	lis   net.Listener
+	done  chan error
+}
+
+// NewServer builds the server; register services on s.GRPC, then Listen and Start.
+func NewServer(o ServerOptions) *Server {
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	unary := []grpc.UnaryServerInterceptor{}
+	stream := []grpc.StreamServerInterceptor{}
+	if o.Metrics != nil {
+		m := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+		o.Metrics.MustRegister(m)
+		unary = append(unary, m.UnaryServerInterceptor())
+		stream = append(stream, m.StreamServerInterceptor())
+	}
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithLevels(func(c codes.Code) logging.Level {
+			switch c {
+			case codes.OK, codes.Canceled, codes.NotFound, codes.InvalidArgument, codes.AlreadyExists, codes.Unauthenticated, codes.PermissionDenied, codes.FailedPrecondition:
+				return logging.LevelDebug
+			case codes.Internal, codes.Unknown, codes.DataLoss:
+				return logging.LevelError
+			}
+			return logging.LevelWarn
+		}),
+	}
+	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in gRPC handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return status.Error(codes.Internal, "internal error")
+	})
+	unary = append(unary,
+		logging.UnaryServerInterceptor(slogAdapter(log), logOpts...),
+		recovery.UnaryServerInterceptor(rec),
+		deadlineUnary(o.DefaultTimeout))
+	stream = append(stream,
+		logging.StreamServerInterceptor(slogAdapter(log), logOpts...),
+		recovery.StreamServerInterceptor(rec))
+	s := &Server{
+		GRPC: grpc.NewServer(
+			grpc.StatsHandler(otelgrpc.NewServerHandler()),
+			grpc.ChainUnaryInterceptor(unary...),
+			grpc.ChainStreamInterceptor(stream...),
+		),
+		Health: health.NewServer(),
+		log:    log,
+	}
+	healthpb.RegisterHealthServer(s.GRPC, s.Health)
+	reflection.Register(s.GRPC)
+	s.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	return s
+}
+
+// AddHealthName declares a health service name (e.g. "bot.chat.v1.ChatService").
+func (s *Server) AddHealthName(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.names = append(s.names, name)
+	s.Health.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
+}
+
+// SetReady reports every declared name, and the server as a whole, as
+// SERVING or NOT_SERVING. It implements lifecycle.Readiness.
+func (s *Server) SetReady(ready bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if ready {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Health.SetServingStatus("", st)
+	for _, n := range s.names {
+		s.Health.SetServingStatus(n, st)
+	}
+}
+
+// Listen binds addr now, so a taken port fails at start, and returns the
+// bound address (useful with ":0").
+func (s *Server) Listen(addr string) (net.Addr, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("gRPC listen %s: %w", addr, err)
+	}
+	s.lis = lis
+	return lis.Addr(), nil
+}
+
+// Unit wraps the server for a lifecycle runner: Start serves on the bound
+// listener; Stop is GracefulStop, forced when ctx's deadline passes.
+func (s *Server) Unit(name string, deps ...string) lifecycle.Unit {
+	return lifecycle.Unit{
+		Name: name, Deps: deps,
+		Start: func(ctx context.Context) error {
+			if s.lis == nil {
+				return fmt.Errorf("gRPC server: Listen was not called")
+			}
+			s.done = make(chan error, 1)
+			go func() {
+				err := s.GRPC.Serve(s.lis)
+				if err != nil && err != grpc.ErrServerStopped {
+					lifecycle.Fail(ctx, fmt.Errorf("gRPC server: %w", err))
+				}
+				s.done <- err
+			}()
+			return nil
+		},
+		Stop: func(ctx context.Context) error {
+			stopped := make(chan struct{})
+			go func() { s.GRPC.GracefulStop(); close(stopped) }()
+			select {
+			case <-stopped:
+				return nil
+			case <-ctx.Done():
+				s.GRPC.Stop()
+				<-stopped
+				return fmt.Errorf("gRPC graceful stop: deadline passed, in-flight calls were cancelled")
+			}
+		},
+	}
+}
+
+// deadlineUnary gives calls without a deadline the default one, so a stuck
+// dependency cannot hold a handler forever.
+func deadlineUnary(d time.Duration) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if _, ok := ctx.Deadline(); !ok && d > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+		return h(ctx, req)
+	}
+}
+
+func slogAdapter(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}

@@ -1,0 +1,9 @@
+// Command bottasks runs the bottasks service alone: bottasks [serve|migrate|settings].
+package main
+
+import (
+	"github.com/botserver-go/botserver-go/bottasks"
+	"github.com/botserver-go/botserver-go/botstate/app"
+)
+
+func main() { app.Main(app.Options{}, bottasks.Service()) }

@@ -1,0 +1,9 @@
+// Command botvectordb runs the botvectordb service alone: botvectordb [serve|migrate|settings].
+package main
+
+import (
+	"github.com/botserver-go/botserver-go/botvectordb"
+	"github.com/botserver-go/botserver-go/botstate/app"
+)
+
+func main() { app.Main(app.Options{}, botvectordb.Service()) }

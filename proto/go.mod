@@ -1,0 +1,3 @@
+module github.com/botserver-go/botserver-go/proto
+
+go 1.26
