@@ -276,13 +276,16 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, opts Option
 // addEvents gives the service its event stream and, when it owns a schema,
 // the relay that publishes its outbox.
 func (e *Env) addEvents(ctx context.Context) error {
-	if err := events.EnsureStream(ctx, e.Bus.JS, e.Service.Short()); err != nil {
+	if _, err := events.EnsureStream(ctx, e.Bus.JS, e.Service.Short()); err != nil {
 		return fmt.Errorf("%s: event stream: %w", e.Service.Name, err)
 	}
 	if e.DB == nil {
 		return nil
 	}
-	relay := events.NewRelay(e.DB, e.Bus.JS, e.Service.Schemas[0].Name, events.RelayOptions{Log: e.Log})
+	relay, err := events.NewRelay(e.DB, e.Bus.JS, e.Service.Schemas[0].Name, events.RelayOptions{Log: e.Log})
+	if err != nil {
+		return err
+	}
 	return e.AddUnit(lifecycle.Unit{Name: "outbox-relay", Start: relay.Start, Stop: relay.Stop})
 }
 
