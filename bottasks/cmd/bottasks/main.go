@@ -2,8 +2,8 @@
 package main
 
 import (
-	"github.com/botserver-go/botserver-go/bottasks"
 	"github.com/botserver-go/botserver-go/botstate/app"
+	"github.com/botserver-go/botserver-go/bottasks"
 )
 
 func main() { app.Main(app.Options{}, bottasks.Service()) }

@@ -2,8 +2,8 @@
 package main
 
 import (
-	"github.com/botserver-go/botserver-go/botvectordb"
 	"github.com/botserver-go/botserver-go/botstate/app"
+	"github.com/botserver-go/botserver-go/botvectordb"
 )
 
 func main() { app.Main(app.Options{}, botvectordb.Service()) }

@@ -2,8 +2,8 @@
 package main
 
 import (
-	"github.com/botserver-go/botserver-go/botvideo"
 	"github.com/botserver-go/botserver-go/botstate/app"
+	"github.com/botserver-go/botserver-go/botvideo"
 )
 
 func main() { app.Main(app.Options{}, botvideo.Service()) }
