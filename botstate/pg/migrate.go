@@ -82,23 +82,23 @@ func Migrate(ctx context.Context, databaseURL string, s Schema) (Result, error) 
 		return res, err
 	}
 	defer m.Close()
-	from, dirty, err := m.Version()
-	if err != nil && !errors.Is(err, migrate.ErrNilVersion) {
-		return res, err
-	}
-	if dirty {
-		return res, fmt.Errorf("schema %s is dirty at version %d: a migration failed half-way; fix it by hand and set %s.%s", s.Name, from, s.Name, MigrationsTable)
-	}
-	res.From = from
+	// Read without the lock, for the log only: another replica may be
+	// migrating right now. Up takes the lock and checks dirtiness itself.
+	res.From, _, _ = m.Version()
 	err = m.Up()
+	var dirty migrate.ErrDirty
 	switch {
 	case errors.Is(err, migrate.ErrNoChange):
-		res.To, res.AlreadyMoved = from, true
-		return res, nil
+		res.AlreadyMoved = true
+	case errors.As(err, &dirty):
+		return res, fmt.Errorf("schema %s is dirty at version %d: a migration failed half-way; fix the schema by hand, then set %s.%s to the last good version with dirty = false", s.Name, dirty.Version, s.Name, MigrationsTable)
 	case err != nil:
 		return res, fmt.Errorf("schema %s: %w", s.Name, err)
 	}
 	res.To, _, err = m.Version()
+	if res.AlreadyMoved {
+		res.From = res.To
+	}
 	return res, err
 }
 

@@ -2,6 +2,7 @@ package pg_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -51,8 +52,8 @@ func TestMigrateCreatesSchemaWithOwnTableAndIsIdempotent(t *testing.T) {
 func TestReplicasMigrateConcurrently(t *testing.T) {
 	_, url := testutil.NewPool(t)
 	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for i := 0; i < 8; i++ {
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -84,7 +85,7 @@ func TestMigrateRejectsBadInput(t *testing.T) {
 		t.Fatal("broken SQL accepted")
 	}
 	// A failed migration leaves the schema dirty, and says so clearly.
-	if _, err := pg.Migrate(ctx, url, pg.Schema{Name: "y", FS: broken}); err == nil {
-		t.Fatal("dirty schema accepted")
+	if _, err := pg.Migrate(ctx, url, pg.Schema{Name: "y", FS: broken}); err == nil || !strings.Contains(err.Error(), "dirty at version 2") {
+		t.Fatalf("dirty schema: want a clear error, got %v", err)
 	}
 }
