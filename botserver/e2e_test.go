@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -56,22 +55,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // env is a complete environment for a binary under test: its own database,
 // free ports, an embedded NATS (NATS_URL unset) unless nats is given.
 func env(t *testing.T, dbURL string, extra ...string) []string {
 	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"DATABASE_URL=" + dbURL, "DATA_DIR=" + t.TempDir(), "LOG_LEVEL=info",
-		"GRPC_ADDR=" + freeAddr(t), "OPS_ADDR=" + freeAddr(t), "PUBLIC_ADDR=" + freeAddr(t), "DRAIN_DELAY=0s"}
+		"GRPC_ADDR=" + testutil.FreeAddr(t), "OPS_ADDR=" + testutil.FreeAddr(t), "PUBLIC_ADDR=" + testutil.FreeAddr(t), "DRAIN_DELAY=0s"}
 	return append(base, extra...)
 }
 

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -24,8 +24,8 @@ import (
 
 	"github.com/botserver-go/botserver-go/botcore/gateway"
 	"github.com/botserver-go/botserver-go/botstate/cache"
-	"github.com/botserver-go/botserver-go/botstate/cache/cachetest"
 	"github.com/botserver-go/botserver-go/botstate/logx"
+	"github.com/botserver-go/botserver-go/botstate/testutil"
 )
 
 // syncBuffer collects log output written by server goroutines.
@@ -393,7 +393,7 @@ func TestRateLimit(t *testing.T) {
 			t.Cleanup(func() { _ = c.Close() })
 			return c
 		}},
-		{"redis", func(t *testing.T) cache.Cache { c, _ := cachetest.Redis(t); return c }},
+		{"redis", func(t *testing.T) cache.Cache { c, _ := testutil.NewRedis(t); return c }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.cache(t)
@@ -737,10 +737,10 @@ gateway_http_requests_total{code="200",method="GET",route="GET /api/v1/items/{id
 gateway_http_requests_total{code="200",method="GET",route="static"} 1
 gateway_http_requests_total{code="404",method="GET",route="not_found"} 1
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(expected), "gateway_http_requests_total"); err != nil {
+	if err := promtest.GatherAndCompare(reg, strings.NewReader(expected), "gateway_http_requests_total"); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(reg, "gateway_http_request_duration_seconds"); n != 3 {
+	if n := promtest.CollectAndCount(reg, "gateway_http_request_duration_seconds"); n != 3 {
 		t.Fatalf("%d duration series, want 3", n)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -68,16 +67,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func status(url string) int {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -90,7 +79,7 @@ func status(url string) int {
 // TestSIGTERMUnderLoad: readiness flips first, in-flight requests finish,
 // the process exits 0 within the deadline.
 func TestSIGTERMUnderLoad(t *testing.T) {
-	grpcAddr, opsAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	grpcAddr, opsAddr, httpAddr := testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
 	const drain = 700 * time.Millisecond
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(),

@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/botserver-go/botserver-go/botstate/cache"
-	"github.com/botserver-go/botserver-go/botstate/cache/cachetest"
+	"github.com/botserver-go/botserver-go/botstate/testutil"
 )
 
 // The contract every implementation honours, run against each of them.
@@ -26,7 +26,7 @@ func TestMemoryContract(t *testing.T) {
 
 func TestRedisContract(t *testing.T) {
 	runContract(t, func(t *testing.T) cache.Cache {
-		c, _ := cachetest.Redis(t)
+		c, _ := testutil.NewRedis(t)
 		return c
 	})
 }
@@ -187,12 +187,12 @@ func runContract(t *testing.T, newCache func(t *testing.T) cache.Cache) {
 // Redis-specific: keys carry the prefix, and Incr's expiry is set once.
 func TestRedisPrefixAndExpiry(t *testing.T) {
 	ctx := context.Background()
-	c1, p1 := cachetest.Redis(t)
-	c2, _ := cachetest.Redis(t)
+	c1, p1 := testutil.NewRedis(t)
+	c2, _ := testutil.NewRedis(t)
 	mustSet(t, c1, "shared", []byte("one"), 0)
 	expectMissing(t, c2, "shared")
 
-	opt, err := redis.ParseURL(cachetest.RedisURL())
+	opt, err := redis.ParseURL(testutil.RedisURL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,14 @@
 // Package testutil gives tests real infrastructure of their own: a fresh
-// Postgres database per test on DATABASE_URL and an embedded NATS server
-// with JetStream per test.
+// Postgres database per test on DATABASE_URL, an embedded NATS server with
+// JetStream per test, a key prefix of their own on the machine's Redis, and
+// free ports.
 package testutil
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"net/url"
 	"os"
 	"testing"
@@ -40,9 +42,7 @@ func NewDatabase(t testing.TB) string {
 		t.Fatalf("testutil: Postgres on DATABASE_URL is not reachable (run `make infra`): %v", err)
 	}
 	defer conn.Close(ctx)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "test_" + hex.EncodeToString(b[:])
+	name := "test_" + randomSuffix()
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("testutil: create database: %v", err)
 	}
@@ -77,4 +77,22 @@ func NewPool(t testing.TB) (*pgxpool.Pool, string) {
 	}
 	t.Cleanup(pool.Close)
 	return pool, dbURL
+}
+
+func randomSuffix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// FreeAddr returns a loopback address with a port free at the time of the
+// call, for a server the test starts in another process.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -1,12 +1,7 @@
-// Package cachetest gives tests a Redis-backed cache.Cache of their own on
-// the machine's Redis, isolated by a random key prefix and cleaned up when
-// the test ends.
-package cachetest
+package testutil
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"testing"
 	"time"
@@ -27,32 +22,30 @@ func RedisURL() string {
 	return DefaultRedisURL
 }
 
-// Redis returns a Redis cache whose keys live under a prefix unique to this
+// NewRedis returns a Redis cache whose keys live under a prefix unique to this
 // call, and the prefix. The keys are deleted and the cache closed when the
 // test ends. No Redis is a test failure, not a skip: `make infra` starts one.
-func Redis(t testing.TB) (cache.Cache, string) {
+func NewRedis(t testing.TB) (cache.Cache, string) {
 	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "test:" + hex.EncodeToString(b[:]) + ":"
+	prefix := "test:" + randomSuffix() + ":"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := cache.New(ctx, RedisURL(), prefix)
 	if err != nil {
-		t.Fatalf("cachetest: %v (run `make infra`)", err)
+		t.Fatalf("testutil: %v (run `make infra`)", err)
 	}
 	t.Cleanup(func() {
 		_ = c.Close()
-		if err := DeleteKeys(RedisURL(), prefix); err != nil {
-			t.Logf("cachetest: clean up %s*: %v", prefix, err)
+		if err := deleteKeys(RedisURL(), prefix); err != nil {
+			t.Logf("testutil: clean up %s*: %v", prefix, err)
 		}
 	})
 	return c, prefix
 }
 
-// DeleteKeys deletes every key starting with prefix (which must hold no
+// deleteKeys deletes every key starting with prefix (which must hold no
 // glob characters) on the Redis at redisURL.
-func DeleteKeys(redisURL, prefix string) error {
+func deleteKeys(redisURL, prefix string) error {
 	opt, err := redis.ParseURL(redisURL)
 	if err != nil {
 		return err
