@@ -162,7 +162,13 @@ func keys(m map[string]string) []string {
 
 func TestServiceBinaryAloneCreatesOnlyItsSchema(t *testing.T) {
 	db := testutil.NewDatabase(t)
-	e := env(t, db, "NATS_URL="+os.Getenv("NATS_URL"))
+	// A service binary needs a real NATS: without NATS_URL it refuses to start.
+	cmd := exec.Command(bins["botchat"])
+	cmd.Env = env(t, db)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "NATS_URL is not set") {
+		t.Fatalf("botchat without NATS_URL: %v %s", err, out)
+	}
+	e := env(t, db, "NATS_URL="+testutil.NewNATS(t).URL)
 	start(t, e, "botchat")
 	waitReady(t, "http://"+get(e, "OPS_ADDR")+"/readyz", 20*time.Second)
 	if got := keys(schemas(t, db).tables); strings.Join(got, ",") != "chat" {

@@ -92,9 +92,11 @@ const serversUnit = "servers"
 // Options change how Run builds the process; the zero value is right for a
 // service binary.
 type Options struct {
-	// AllInOne marks the botserver binary: embedding NATS is then expected
-	// rather than warned about.
-	AllInOne bool
+	// EmbedNATS, when set, provides the NATS server if NATS_URL is unset
+	// (natsembed.Connect in the all-in-one). Service binaries leave it nil:
+	// each needs the shared NATS, and embedding one would silently keep
+	// their events from every other process.
+	EmbedNATS func(ctx context.Context, dataDir, name string, log *slog.Logger) (*events.Bus, error)
 }
 
 // Main runs services with os.Args and exits with the right status.
@@ -135,6 +137,9 @@ func Run(ctx context.Context, args []string, opts Options, services ...*Service)
 	}
 	if err := config.Load(targets...); err != nil {
 		return err
+	}
+	if cmd == "serve" && base.NATSURL == "" && opts.EmbedNATS == nil {
+		return errors.New("NATS_URL is not set: a service binary needs the shared NATS server with JetStream (only the all-in-one botserver embeds one)")
 	}
 	log := logx.New(os.Stderr, base.LogFormat, base.LogLevel).With("bin", binaryName(services))
 	slog.SetDefault(log)
@@ -210,10 +215,12 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, opts Option
 		return err
 	}
 	r.Adopt("cache", func(context.Context) error { return c.Close() })
-	if base.NATSURL == "" && !opts.AllInOne {
-		log.Warn("NATS_URL is not set: using an embedded NATS server; events will not reach other processes")
+	var bus *events.Bus
+	if base.NATSURL == "" && opts.EmbedNATS != nil {
+		bus, err = opts.EmbedNATS(ctx, base.DataDir, binaryName(services), log)
+	} else {
+		bus, err = events.Connect(ctx, base.NATSURL, binaryName(services), log)
 	}
-	bus, err := events.Connect(ctx, base.NATSURL, binaryName(services), base.DataDir, log)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/botserver-go/botserver-go/botstate/app"
 	"github.com/botserver-go/botserver-go/botstate/httpx"
+	"github.com/botserver-go/botserver-go/botstate/natsembed"
 	"github.com/botserver-go/botserver-go/botstate/pg"
 	"github.com/botserver-go/botserver-go/botstate/testutil"
 )
@@ -58,7 +59,7 @@ func slowService(httpAddr string) *app.Service {
 
 func TestMain(m *testing.M) {
 	if addr := os.Getenv("SLOW_CHILD_HTTP"); addr != "" {
-		if err := app.Run(context.Background(), nil, app.Options{AllInOne: true}, slowService(addr)); err != nil {
+		if err := app.Run(context.Background(), nil, app.Options{EmbedNATS: natsembed.Connect}, slowService(addr)); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)
 			os.Exit(1)
 		}

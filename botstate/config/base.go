@@ -13,7 +13,7 @@ import (
 // live in the service's own struct, loaded with the same Load call.
 type Base struct {
 	DatabaseURL     string            `env:"DATABASE_URL" desc:"Postgres URL. Required by every service that owns a schema."`
-	NATSURL         string            `env:"NATS_URL" desc:"NATS server with JetStream. Unset: an embedded nats-server (all-in-one only)."`
+	NATSURL         string            `env:"NATS_URL" desc:"NATS server with JetStream. Unset: the all-in-one embeds nats-server; a service binary refuses to start."`
 	RedisURL        string            `env:"REDIS_URL" desc:"Redis URL for the shared cache. Unset: an in-process cache."`
 	DataDir         string            `env:"DATA_DIR" envDefault:".data" desc:"Local state: embedded NATS store, local files."`
 	GRPCAddr        string            `env:"GRPC_ADDR" envDefault:":9090" desc:"gRPC listen address (one listener for every service in the process)."`

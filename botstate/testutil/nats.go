@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/botserver-go/botserver-go/botstate/events"
+	"github.com/botserver-go/botserver-go/botstate/natsembed"
 )
 
 // NewNATS starts an embedded NATS server with JetStream storing in a
@@ -16,7 +17,7 @@ func NewNATS(t testing.TB) *events.Bus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	bus, err := events.Connect(ctx, "", "test-"+t.Name(), t.TempDir(), nil)
+	bus, err := natsembed.Connect(ctx, t.TempDir(), "test-"+t.Name(), nil)
 	if err != nil {
 		t.Fatalf("testutil: embedded NATS: %v", err)
 	}
@@ -34,7 +35,7 @@ func ExternalNATS(t testing.TB) *events.Bus {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	bus, err := events.Connect(ctx, url, "test-"+t.Name(), "", nil)
+	bus, err := events.Connect(ctx, url, "test-"+t.Name(), nil)
 	if err != nil {
 		t.Fatalf("testutil: NATS_URL=%s: %v", url, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/botserver-go/botserver-go/botserver"
 	"github.com/botserver-go/botserver-go/botstate/app"
+	"github.com/botserver-go/botserver-go/botstate/natsembed"
 )
 
 func main() {
@@ -24,7 +25,7 @@ func main() {
 		os.Exit(2)
 	}
 	os.Args = append(os.Args[:1], flags.Args()...)
-	app.Main(app.Options{AllInOne: true}, services...)
+	app.Main(app.Options{EmbedNATS: natsembed.Connect}, services...)
 }
 
 func envOr(key, def string) string {
