@@ -33,6 +33,8 @@ help:
 	@echo "make build-minimal  the chat-only all-in-one into bin/botserver-minimal"
 	@echo "make buildtimes     cold and incremental build time per binary (README table)"
 	@echo "make infra          make sure Postgres (and Redis/NATS when configured) answer"
+	@echo "make deploy-check   helm lint + render/compose/Dockerfile validation (deploy/)"
+	@echo "make images-bin     build every image's binary as the Dockerfile does"
 
 run: infra build-botserver
 	@echo "botserver: http://localhost:$${PUBLIC_PORT:-8080}/  (health: /healthz, Ctrl-C to stop)"
@@ -43,12 +45,12 @@ run: infra build-botserver
 # machine's servers; tests that need isolation start an embedded NATS each.
 test: export REDIS_URL := $(TEST_REDIS_URL)
 test: export NATS_URL := $(TEST_NATS_URL)
-test: infra infra-test test-go
+test: infra infra-test test-go deploy-check
 
 test-go:
 	go test -count=1 -timeout 15m $(addsuffix /...,$(addprefix ./,$(MODULES)))
 
-lint: fmt vet tidy-check proto-check
+lint: fmt vet tidy-check proto-check deploy-lint
 
 fmt:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt: these files need formatting:"; echo "$$out"; exit 1; fi
@@ -77,7 +79,7 @@ buildtimes:
 	scripts/buildtimes.sh $(SERVICES) botserver
 
 # What CI runs on a clean clone (.ci/run).
-ci: lint build build-minimal test
+ci: lint build build-minimal images-bin test
 
 clean:
 	rm -rf bin
