@@ -14,11 +14,18 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Dial returns a client connection with tracing and a default deadline for
-// calls made without one. Connections are lazy: Dial does not block.
+// roundRobin spreads calls over every address the name resolves to (a
+// headless Kubernetes Service lists each pod); with one address it is the
+// same as gRPC's default pick_first.
+const roundRobin = `{"loadBalancingConfig":[{"round_robin":{}}]}`
+
+// Dial returns a client connection with tracing, round-robin balancing and a
+// default deadline for calls made without one. Connections are lazy: Dial
+// does not block.
 func Dial(addr string, defaultTimeout time.Duration) (*grpc.ClientConn, error) {
 	return grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(roundRobin),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			if _, ok := ctx.Deadline(); !ok && defaultTimeout > 0 {

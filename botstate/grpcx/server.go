@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -88,6 +89,9 @@ func NewServer(o ServerOptions) *Server {
 	s := &Server{
 		GRPC: grpc.NewServer(
 			grpc.StatsHandler(otelgrpc.NewServerHandler()),
+			// Connections are recycled so clients re-resolve and spread over
+			// replicas added since they connected; in-flight calls get a grace.
+			grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: 5 * time.Minute, MaxConnectionAgeGrace: time.Minute}),
 			grpc.ChainUnaryInterceptor(unary...),
 			grpc.ChainStreamInterceptor(stream...),
 		),

@@ -1,0 +1,130 @@
+package grpcx_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/botserver-go/botserver-go/botstate/grpcx"
+	"github.com/botserver-go/botserver-go/botstate/lifecycle"
+)
+
+// probe is a hand-written service: Panic panics, Deadline reports how long
+// the handler had left.
+var probe = &grpc.ServiceDesc{
+	ServiceName: "test.Probe", HandlerType: (*any)(nil),
+	Methods: []grpc.MethodDesc{
+		{MethodName: "Panic", Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
+			h := func(context.Context, any) (any, error) { panic("secret internals") }
+			return ic(ctx, &emptypb.Empty{}, &grpc.UnaryServerInfo{FullMethod: "/test.Probe/Panic"}, h)
+		}},
+		{MethodName: "Deadline", Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
+			h := func(ctx context.Context, _ any) (any, error) {
+				d, ok := ctx.Deadline()
+				if !ok {
+					return durationpb.New(-1), nil
+				}
+				return durationpb.New(time.Until(d)), nil
+			}
+			return ic(ctx, &emptypb.Empty{}, &grpc.UnaryServerInfo{FullMethod: "/test.Probe/Deadline"}, h)
+		}},
+	},
+}
+
+func start(t *testing.T, timeout time.Duration) (*grpcx.Server, string) {
+	t.Helper()
+	s := grpcx.NewServer(grpcx.ServerOptions{DefaultTimeout: timeout})
+	s.GRPC.RegisterService(probe, struct{}{})
+	s.AddHealthName("test.Probe")
+	addr, err := s.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := s.Unit("grpc")
+	if err := u.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = u.Stop(context.Background()) })
+	return s, addr.String()
+}
+
+func TestServerBehaviour(t *testing.T) {
+	srv, addr := start(t, 3*time.Second)
+	var _ lifecycle.Readiness = srv
+	cc, err := grpcx.Dial(addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx := context.Background()
+
+	// A panic is an Internal error that does not leak the panic's text.
+	err = cc.Invoke(ctx, "/test.Probe/Panic", &emptypb.Empty{}, &emptypb.Empty{})
+	if status.Code(err) != codes.Internal || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("panic: %v", err)
+	}
+
+	// The client's default deadline (1s) reaches the server; without the
+	// client's, the server's default (3s) applies.
+	var left durationpb.Duration
+	if err := cc.Invoke(ctx, "/test.Probe/Deadline", &emptypb.Empty{}, &left); err != nil {
+		t.Fatal(err)
+	}
+	if d := left.AsDuration(); d <= 0 || d > time.Second {
+		t.Fatalf("client default deadline: handler had %s", d)
+	}
+	raw, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecureCreds()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if err := raw.Invoke(ctx, "/test.Probe/Deadline", &emptypb.Empty{}, &left); err != nil {
+		t.Fatal(err)
+	}
+	if d := left.AsDuration(); d <= time.Second || d > 3*time.Second {
+		t.Fatalf("server default deadline: handler had %s", d)
+	}
+
+	// Health: NOT_SERVING until ready, for the named service and overall.
+	h := healthpb.NewHealthClient(cc)
+	for _, ready := range []bool{false, true, false} {
+		srv.SetReady(ready)
+		want := healthpb.HealthCheckResponse_NOT_SERVING
+		if ready {
+			want = healthpb.HealthCheckResponse_SERVING
+		}
+		for _, name := range []string{"", "test.Probe"} {
+			st, err := h.Check(ctx, &healthpb.HealthCheckRequest{Service: name})
+			if err != nil || st.Status != want {
+				t.Fatalf("health %q ready=%v: %v %v", name, ready, st, err)
+			}
+		}
+	}
+}
+
+func TestClientsNameTheMissingService(t *testing.T) {
+	c := grpcx.NewClients(map[string]string{"botauth": "127.0.0.1:1"}, time.Second)
+	defer c.Close()
+	if _, err := c.Conn("botauth"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Conn("botmail")
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "botmail is not available") {
+		t.Fatalf("got %v", err)
+	}
+	if got := strings.Join(c.Names(), ","); got != "botauth" {
+		t.Fatalf("names %s", got)
+	}
+}
+
+func insecureCreds() credentials.TransportCredentials { return insecure.NewCredentials() }
