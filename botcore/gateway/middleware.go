@@ -114,20 +114,6 @@ func (s *reqState) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, rw, err
 }
 
-// validRequestID accepts what is safe to log and echo: 1-64 of [A-Za-z0-9._-].
-func validRequestID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 func newRequestID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // never fails since Go 1.24
@@ -138,7 +124,7 @@ func newRequestID() string {
 func (g *Gateway) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
-		if !validRequestID(id) {
+		if !logx.ValidRequestID(id) {
 			id = newRequestID()
 		}
 		// Downstream code (and calls to backends) see the vetted id only.

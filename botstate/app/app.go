@@ -97,7 +97,16 @@ type Options struct {
 	// each needs the shared NATS, and embedding one would silently keep
 	// their events from every other process.
 	EmbedNATS func(ctx context.Context, dataDir, name string, log *slog.Logger) (*events.Bus, error)
+	// Environ replaces os.Environ() as the source of settings ("KEY=value"),
+	// so tests can run several processes' worth of services in one.
+	Environ []string
+	// Started, when set, is called once every unit has started, with the
+	// bound addresses (useful with ":0" listeners).
+	Started func(Addrs)
 }
+
+// Addrs are the addresses a running process listens on.
+type Addrs struct{ GRPC, Ops string }
 
 // Main runs services with os.Args and exits with the right status.
 func Main(opts Options, services ...*Service) {
@@ -135,7 +144,11 @@ func Run(ctx context.Context, args []string, opts Options, services ...*Service)
 	default:
 		return fmt.Errorf("unknown command %q: use serve (the default), migrate or settings", cmd)
 	}
-	if err := config.Load(targets...); err != nil {
+	environ := opts.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	if err := config.LoadFrom(environ, targets...); err != nil {
 		return err
 	}
 	if cmd == "serve" && base.NATSURL == "" && opts.EmbedNATS == nil {
@@ -276,6 +289,9 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, opts Option
 		return err
 	}
 	running = true
+	if opts.Started != nil {
+		opts.Started(Addrs{GRPC: dialable(grpcAddr), Ops: dialable(opsAddr)})
+	}
 	log.Info("serving", "grpc", grpcAddr.String(), "ops", opsAddr.String(), "services", names(services), "version", Version)
 	return r.Wait(ctx)
 }

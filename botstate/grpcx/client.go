@@ -27,7 +27,11 @@ func Dial(addr string, defaultTimeout time.Duration) (*grpc.ClientConn, error) {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultServiceConfig(roundRobin),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return streamer(withOutgoingRequestID(ctx), desc, cc, method, opts...)
+		}),
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			ctx = withOutgoingRequestID(ctx)
 			if _, ok := ctx.Deadline(); !ok && defaultTimeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, defaultTimeout)

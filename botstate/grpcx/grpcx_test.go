@@ -11,12 +11,15 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/botserver-go/botserver-go/botstate/grpcx"
 	"github.com/botserver-go/botserver-go/botstate/lifecycle"
+	"github.com/botserver-go/botserver-go/botstate/logx"
 )
 
 // probe is a hand-written service: Panic panics, Deadline reports how long
@@ -27,6 +30,10 @@ var probe = &grpc.ServiceDesc{
 		{MethodName: "Panic", Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
 			h := func(context.Context, any) (any, error) { panic("secret internals") }
 			return ic(ctx, &emptypb.Empty{}, &grpc.UnaryServerInfo{FullMethod: "/test.Probe/Panic"}, h)
+		}},
+		{MethodName: "RequestID", Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
+			h := func(ctx context.Context, _ any) (any, error) { return wrapperspb.String(logx.RequestID(ctx)), nil }
+			return ic(ctx, &emptypb.Empty{}, &grpc.UnaryServerInfo{FullMethod: "/test.Probe/RequestID"}, h)
 		}},
 		{MethodName: "Deadline", Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
 			h := func(ctx context.Context, _ any) (any, error) {
@@ -93,6 +100,17 @@ func TestServerBehaviour(t *testing.T) {
 	}
 	if d := left.AsDuration(); d <= time.Second || d > 3*time.Second {
 		t.Fatalf("server default deadline: handler had %s", d)
+	}
+
+	// The caller's request id reaches the handler's context (and its logs);
+	// a malformed one is dropped.
+	var got wrapperspb.StringValue
+	if err := cc.Invoke(logx.WithRequestID(ctx, "req-42"), "/test.Probe/RequestID", &emptypb.Empty{}, &got); err != nil || got.Value != "req-42" {
+		t.Fatalf("request id: %q %v", got.Value, err)
+	}
+	bad := metadata.AppendToOutgoingContext(ctx, "x-request-id", "spaces and {braces} are not an id")
+	if err := raw.Invoke(bad, "/test.Probe/RequestID", &emptypb.Empty{}, &got); err != nil || got.Value != "" {
+		t.Fatalf("malformed request id kept: %q %v", got.Value, err)
 	}
 
 	// Health: NOT_SERVING until ready, for the named service and overall.

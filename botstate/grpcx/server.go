@@ -79,6 +79,9 @@ func NewServer(o ServerOptions) *Server {
 		log.ErrorContext(ctx, "panic in gRPC handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	})
+	// The request id goes first so every later interceptor's logs carry it.
+	unary = append([]grpc.UnaryServerInterceptor{requestIDUnary}, unary...)
+	stream = append([]grpc.StreamServerInterceptor{requestIDStream}, stream...)
 	unary = append(unary,
 		logging.UnaryServerInterceptor(slogAdapter(log), logOpts...),
 		recovery.UnaryServerInterceptor(rec),
