@@ -2,7 +2,6 @@ package testutil
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -15,12 +14,7 @@ import (
 const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 
 // RedisURL is the Redis tests use: REDIS_URL or DefaultRedisURL.
-func RedisURL() string {
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return u
-	}
-	return DefaultRedisURL
-}
+func RedisURL() string { return envOr("REDIS_URL", DefaultRedisURL) }
 
 // NewRedis returns a Redis cache whose keys live under a prefix unique to this
 // call, and the prefix. The keys are deleted and the cache closed when the

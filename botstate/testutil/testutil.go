@@ -22,11 +22,13 @@ import (
 const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // AdminURL is the server tests create their databases on.
-func AdminURL() string {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u
+func AdminURL() string { return envOr("DATABASE_URL", DefaultDatabaseURL) }
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
 	}
-	return DefaultDatabaseURL
+	return def
 }
 
 // NewDatabase creates an empty database for this test and drops it when the

@@ -143,23 +143,22 @@ func (c *compiler) seg(start int) {
 }
 
 func (c *compiler) constant(v vm.Value) int {
-	key := v.Kind().String() + ":" + v.String()
-	if i, ok := c.consts[key]; ok {
-		return i
-	}
-	c.prog.Consts = append(c.prog.Consts, v)
-	c.consts[key] = len(c.prog.Consts) - 1
-	return len(c.prog.Consts) - 1
+	return intern(c.consts, &c.prog.Consts, v.Kind().String()+":"+v.String(), v)
 }
 
 func (c *compiler) global(name string) int {
 	key := strings.ToLower(name)
-	if i, ok := c.globals[key]; ok {
+	return intern(c.globals, &c.prog.Globals, key, key)
+}
+
+// intern returns v's index in list, appending it the first time key is seen.
+func intern[T any](index map[string]int, list *[]T, key string, v T) int {
+	if i, ok := index[key]; ok {
 		return i
 	}
-	c.prog.Globals = append(c.prog.Globals, key)
-	c.globals[key] = len(c.prog.Globals) - 1
-	return len(c.prog.Globals) - 1
+	*list = append(*list, v)
+	index[key] = len(*list) - 1
+	return len(*list) - 1
 }
 
 // variable resolves a name: a parameter of the current procedure, else a global.
