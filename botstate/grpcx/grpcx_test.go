@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -20,6 +22,7 @@ import (
 	"github.com/botserver-go/botserver-go/botstate/grpcx"
 	"github.com/botserver-go/botserver-go/botstate/lifecycle"
 	"github.com/botserver-go/botserver-go/botstate/logx"
+	"github.com/botserver-go/botserver-go/botstate/telemetry"
 )
 
 // probe is a hand-written service: Panic panics, Deadline reports how long
@@ -34,6 +37,12 @@ var probe = &grpc.ServiceDesc{
 		{MethodName: "RequestID", Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
 			h := func(ctx context.Context, _ any) (any, error) { return wrapperspb.String(logx.RequestID(ctx)), nil }
 			return ic(ctx, &emptypb.Empty{}, &grpc.UnaryServerInfo{FullMethod: "/test.Probe/RequestID"}, h)
+		}},
+		{MethodName: "TraceID", Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
+			h := func(ctx context.Context, _ any) (any, error) {
+				return wrapperspb.String(trace.SpanContextFromContext(ctx).TraceID().String()), nil
+			}
+			return ic(ctx, &emptypb.Empty{}, &grpc.UnaryServerInfo{FullMethod: "/test.Probe/TraceID"}, h)
 		}},
 		{MethodName: "Deadline", Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
 			h := func(ctx context.Context, _ any) (any, error) {
@@ -111,6 +120,22 @@ func TestServerBehaviour(t *testing.T) {
 	bad := metadata.AppendToOutgoingContext(ctx, "x-request-id", "spaces and {braces} are not an id")
 	if err := raw.Invoke(bad, "/test.Probe/RequestID", &emptypb.Empty{}, &got); err != nil || got.Value != "" {
 		t.Fatalf("malformed request id kept: %q %v", got.Value, err)
+	}
+
+	// Trace context crosses gRPC metadata: the handler's span is in the
+	// caller's trace.
+	stopTracing, err := telemetry.Setup(ctx, "grpcx-test", "test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopTracing(ctx)
+	spanCtx, span := otel.Tracer("test").Start(ctx, "caller")
+	if err := cc.Invoke(spanCtx, "/test.Probe/TraceID", &emptypb.Empty{}, &got); err != nil {
+		t.Fatal(err)
+	}
+	span.End()
+	if want := span.SpanContext().TraceID().String(); got.Value != want {
+		t.Fatalf("server trace id %s, caller's %s", got.Value, want)
 	}
 
 	// Health: NOT_SERVING until ready, for the named service and overall.
