@@ -36,10 +36,10 @@ func (b *Base) Validate() error {
 		}
 	}
 	if b.NATSURL != "" && !hasScheme(b.NATSURL, "nats", "tls", "ws", "wss") {
-		errs = append(errs, fmt.Errorf("NATS_URL must be a nats:// URL, got %q", redact(b.NATSURL)))
+		errs = append(errs, fmt.Errorf("NATS_URL must be a nats:// URL, got %q", Redact(b.NATSURL)))
 	}
 	if b.RedisURL != "" && !hasScheme(b.RedisURL, "redis", "rediss", "unix") {
-		errs = append(errs, fmt.Errorf("REDIS_URL must be a redis:// URL, got %q", redact(b.RedisURL)))
+		errs = append(errs, fmt.Errorf("REDIS_URL must be a redis:// URL, got %q", Redact(b.RedisURL)))
 	}
 	for name, addr := range map[string]string{"GRPC_ADDR": b.GRPCAddr, "OPS_ADDR": b.OpsAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -77,14 +77,17 @@ func hasScheme(raw string, schemes ...string) bool {
 	return true
 }
 
-// redact hides a URL's password so it can go into an error or a log.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<unparseable>"
+// Redact hides the passwords in a URL, or a comma-separated list of URLs
+// (NATS_URL may be one), so it can go into an error or a log.
+func Redact(raw string) string {
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil {
+			parts[i] = "<unparseable>"
+			continue
+		}
+		parts[i] = u.Redacted()
 	}
-	return u.Redacted()
+	return strings.Join(parts, ",")
 }
-
-// Redact is exported for logs that print connection URLs.
-func Redact(raw string) string { return redact(raw) }

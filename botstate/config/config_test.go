@@ -74,7 +74,12 @@ func TestDescribeAndMarkdown(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	if got := Redact("nats://u:pw@h:4222"); strings.Contains(got, "pw") {
+	for _, raw := range []string{"nats://u:pw@h:4222", "nats://u:pw@h1:4222,nats://v:pw@h2:4222", "nats://u:pw@h:4222,%zz"} {
+		if got := Redact(raw); strings.Contains(got, "pw") {
+			t.Fatalf("%s -> %s", raw, got)
+		}
+	}
+	if got := Redact("nats://a:pw@h1,nats://h2"); got != "nats://a:xxxxx@h1,nats://h2" {
 		t.Fatal(got)
 	}
 }

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	neturl "net/url"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/botserver-go/botserver-go/botstate/config"
 )
 
 // Bus is a process's connection to NATS and JetStream.
@@ -59,7 +60,7 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...n
 	}, extra...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("nats at %s: %w", redact(url), err)
+		return nil, fmt.Errorf("nats at %s: %w", config.Redact(url), err)
 	}
 	b.Conn = nc
 	b.JS, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishAckTimeout))
@@ -94,14 +95,4 @@ func (b *Bus) Close() {
 		f()
 	}
 	b.onClose = nil
-}
-
-// redact drops credentials from a NATS URL (or a list of them) for messages.
-func redact(urls string) string {
-	u, err := neturl.Parse(urls)
-	if err != nil || u.User == nil {
-		return urls
-	}
-	u.User = nil
-	return u.String()
 }

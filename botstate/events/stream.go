@@ -47,16 +47,16 @@ func streamConfig(svc string, o StreamOptions) jetstream.StreamConfig {
 	if o.MaxAge <= 0 {
 		o.MaxAge = 7 * 24 * time.Hour
 	}
-	return config(StreamName(svc), "bot."+svc+".>", o)
+	return streamSpec(StreamName(svc), "bot."+svc+".>", o)
 }
 
 // ensureDLQ creates the dead-letter stream; consumers call it at start.
 func ensureDLQ(ctx context.Context, js jetstream.JetStream) error {
-	_, err := ensure(ctx, js, config(DLQStream, dlqSubjectPrefix+">", StreamOptions{MaxAge: 30 * 24 * time.Hour}))
+	_, err := ensure(ctx, js, streamSpec(DLQStream, dlqSubjectPrefix+">", StreamOptions{MaxAge: 30 * 24 * time.Hour}))
 	return err
 }
 
-func config(name, subject string, o StreamOptions) jetstream.StreamConfig {
+func streamSpec(name, subject string, o StreamOptions) jetstream.StreamConfig {
 	if o.Duplicates <= 0 {
 		o.Duplicates = 2 * time.Minute
 	}
