@@ -200,6 +200,7 @@ func migrateAll(ctx context.Context, log *slog.Logger, base *config.Base, servic
 }
 
 func serve(ctx context.Context, log *slog.Logger, base *config.Base, opts Options, services []*Service) (err error) {
+	name := binaryName(services)
 	ready := &lifecycle.Flag{}
 	r := &lifecycle.Runner{Log: log, DrainDelay: base.DrainDelay, Timeout: base.ShutdownTimeout}
 	// Until the runner runs, a failure closes what was opened so far.
@@ -210,7 +211,7 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, opts Option
 		}
 	}()
 
-	stopTracing, err := telemetry.Setup(ctx, binaryName(services), Version, base.OTLPEndpoint)
+	stopTracing, err := telemetry.Setup(ctx, name, Version, base.OTLPEndpoint)
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
@@ -230,9 +231,9 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, opts Option
 	r.Adopt("cache", func(context.Context) error { return c.Close() })
 	var bus *events.Bus
 	if base.NATSURL == "" && opts.EmbedNATS != nil {
-		bus, err = opts.EmbedNATS(ctx, base.DataDir, binaryName(services), log)
+		bus, err = opts.EmbedNATS(ctx, base.DataDir, name, log)
 	} else {
-		bus, err = events.Connect(ctx, base.NATSURL, binaryName(services), log)
+		bus, err = events.Connect(ctx, base.NATSURL, name, log)
 	}
 	if err != nil {
 		return err
@@ -290,7 +291,7 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, opts Option
 	}
 	running = true
 	if opts.Started != nil {
-		opts.Started(Addrs{GRPC: dialable(grpcAddr), Ops: dialable(opsAddr)})
+		opts.Started(Addrs{GRPC: self, Ops: dialable(opsAddr)})
 	}
 	log.Info("serving", "grpc", grpcAddr.String(), "ops", opsAddr.String(), "services", names(services), "version", Version)
 	return r.Wait(ctx)
