@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/botserver-go/botserver-go/botstate/authz"
 	"log/slog"
 	"net"
 	"os"
@@ -49,6 +50,9 @@ type Service struct {
 	// Settings is an optional pointer to the service's own settings struct
 	// (env tags, see botstate/config); it is loaded and validated with Base.
 	Settings any
+	// Policy says who may call each of the service's gRPC methods; the
+	// token-verifying interceptor enforces it (see botstate/authz).
+	Policy authz.Policy
 	// Setup registers gRPC handlers on env.GRPC and adds the service's
 	// background units with env.AddUnit. It must not block.
 	Setup func(ctx context.Context, env *Env) error

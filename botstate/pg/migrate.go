@@ -99,7 +99,10 @@ func Migrate(ctx context.Context, databaseURL string, s Schema) (Result, error) 
 	if res.AlreadyMoved {
 		res.From = res.To
 	}
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	return res, grantTenant(ctx, db, s.Name)
 }
 
 // createSchema makes the schema exist before golang-migrate creates its table
@@ -110,15 +113,20 @@ func createSchema(ctx context.Context, db *sql.DB, name string) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	defer tx.Rollback()
-	h := fnv.New64a()
-	h.Write([]byte("botstate.schema." + name))
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64())); err != nil {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, schemaLock(name)); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+Ident(name)); err != nil {
 		return fmt.Errorf("create schema %s: %w", name, err)
 	}
 	return tx.Commit()
+}
+
+// schemaLock is the advisory lock key that serialises schema-wide DDL.
+func schemaLock(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("botstate.schema." + name))
+	return int64(h.Sum64())
 }
 
 var baseTmpl = template.Must(template.New("base").Parse(baseSQL))

@@ -1,0 +1,92 @@
+package pg
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// TenantRole is the Postgres role business queries run as. It owns nothing,
+// so row-level security applies to it even when the service connects as the
+// tables' owner or a superuser (both of which bypass RLS).
+const TenantRole = "bot_tenant"
+
+// OrgSetting is the transaction-local setting RLS policies read the org from.
+//
+// Every business table carries org_id and gets, in its migration:
+//
+//	ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+//	CREATE POLICY tenant ON t
+//	    USING (org_id = current_setting('bot.org_id')::uuid)
+//	    WITH CHECK (org_id = current_setting('bot.org_id')::uuid);
+//
+// current_setting raises when the org is not set, so a query outside InOrg
+// that runs as TenantRole fails loudly instead of returning nothing.
+const OrgSetting = "bot.org_id"
+
+// ErrNoOrg is returned by InOrg for an empty or malformed org id.
+var ErrNoOrg = errors.New("no organisation in the request")
+
+// InOrg runs fn in a transaction scoped to one organisation: it switches to
+// TenantRole and sets OrgSetting, so RLS limits every statement in fn to the
+// org's rows, whatever WHERE clauses fn forgets. orgID must come from the
+// verified identity, never from a request body.
+func InOrg(ctx context.Context, pool *pgxpool.Pool, orgID string, fn func(pgx.Tx) error) error {
+	if _, err := uuid.Parse(orgID); err != nil {
+		return ErrNoOrg
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL ROLE `+Ident(TenantRole)); err != nil {
+			return fmt.Errorf("tenant role: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT set_config($1, $2, true)`, OrgSetting, orgID); err != nil {
+			return fmt.Errorf("tenant setting: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// grantTenant lets TenantRole use the schema's tables. It runs after every
+// migration, so tables added later are covered; it is idempotent.
+func grantTenant(ctx context.Context, db *sql.DB, schema string) error {
+	s := Ident(schema)
+	role := Ident(TenantRole)
+	stmts := []string{
+		// Concurrent replicas may race to create the role: both outcomes are fine.
+		`DO $$ BEGIN
+			CREATE ROLE ` + role + ` NOLOGIN;
+		EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+		END $$`,
+		// Superusers may SET ROLE to anything; other owners need membership.
+		`DO $$ BEGIN
+			IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+				EXECUTE format('GRANT %I TO %I', '` + TenantRole + `', current_user);
+			END IF;
+		EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+		END $$`,
+		`GRANT USAGE ON SCHEMA ` + s + ` TO ` + role,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ` + s + ` TO ` + role,
+		`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA ` + s + ` TO ` + role,
+	}
+	// Concurrent GRANTs on one object fail with "tuple concurrently
+	// updated": serialise them with the schema's lock.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, schemaLock(schema)); err != nil {
+		return err
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("schema %s: grant %s: %w", schema, TenantRole, err)
+		}
+	}
+	return tx.Commit()
+}
