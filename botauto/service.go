@@ -1,24 +1,112 @@
-// Package botauto is the botauto service: the BASIC compiler and resumable VM, tools and bot packages.
-// Its domain API arrives with issue #4; until then it serves health,
-// reflection and metrics, and owns schema auto.
+// Package botauto is the botauto service: the BASIC compiler and resumable
+// VM, tools and bot packages. Conversations suspended at HEAR live in schema
+// auto, so any replica resumes them, also after a restart.
 package botauto
 
 import (
 	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sync"
+	"time"
 
+	"github.com/botserver-go/botserver-go/botauto/basic/vm"
+	"github.com/botserver-go/botserver-go/botauto/bots"
+	"github.com/botserver-go/botserver-go/botauto/runtime"
+	"github.com/botserver-go/botserver-go/botauto/server"
+	"github.com/botserver-go/botserver-go/botauto/store"
 	"github.com/botserver-go/botserver-go/botstate/app"
+	"github.com/botserver-go/botserver-go/botstate/authz"
+	"github.com/botserver-go/botserver-go/botstate/lifecycle"
 	"github.com/botserver-go/botserver-go/botstate/pg"
 	autov1 "github.com/botserver-go/botserver-go/proto/bot/auto/v1"
 )
 
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Settings are botauto's own settings.
+type Settings struct {
+	BotsDir        string        `env:"BOTS_DIR" envDefault:"./bots" desc:"Folder of bot packages (<bot>.gbai) of the default organisation, loaded at start and re-loaded when they change."`
+	ReloadInterval time.Duration `env:"BOTS_RELOAD_INTERVAL" envDefault:"2s" desc:"How often botauto checks BOTS_DIR for changed packages; 0 turns checking off."`
+	MaxSteps       int64         `env:"SCRIPT_MAX_STEPS" envDefault:"5000000" desc:"Instructions one script run may execute."`
+	MaxDuration    time.Duration `env:"SCRIPT_MAX_DURATION" envDefault:"10s" desc:"Wall-clock budget of one script run, service calls included."`
+	MaxMemory      int64         `env:"SCRIPT_MAX_MEMORY" envDefault:"67108864" desc:"Bytes of strings, arrays and objects one script run may allocate."`
+	HTTPTimeout    time.Duration `env:"SCRIPT_HTTP_TIMEOUT" envDefault:"10s" desc:"Timeout of one HTTP keyword call (GET/POST/...) from a script."`
+}
+
+// Validate implements config.Validator.
+func (s *Settings) Validate() error {
+	if s.MaxSteps <= 0 || s.MaxDuration <= 0 || s.MaxMemory <= 0 || s.HTTPTimeout <= 0 || s.ReloadInterval < 0 {
+		return fmt.Errorf("SCRIPT_MAX_STEPS, SCRIPT_MAX_DURATION, SCRIPT_MAX_MEMORY and SCRIPT_HTTP_TIMEOUT must be > 0, BOTS_RELOAD_INTERVAL >= 0")
+	}
+	return nil
+}
+
 // Service defines botauto for a service binary or the all-in-one.
 func Service() *app.Service {
+	settings := &Settings{}
+	sub, _ := fs.Sub(migrations, "migrations")
 	return &app.Service{
-		Name:    "botauto",
-		Health:  autov1.AutoService_ServiceDesc.ServiceName,
-		Schemas: []pg.Schema{{Name: "auto"}},
+		Name:     "botauto",
+		Health:   autov1.AutoService_ServiceDesc.ServiceName,
+		Schemas:  []pg.Schema{{Name: "auto", FS: sub}},
+		Settings: settings,
+		Policy:   server.Policy,
 		Setup: func(_ context.Context, env *app.Env) error {
-			autov1.RegisterAutoServiceServer(env.GRPC, autov1.UnimplementedAutoServiceServer{})
+			src := bots.Dir{Root: settings.BotsDir, Org: authz.DefaultOrgID}
+			srv := server.New(server.Options{
+				Store: store.New(env.DB), Source: src, Log: env.Log,
+				HTTP:   runtime.NewHTTP(settings.HTTPTimeout),
+				Limits: vm.Limits{MaxSteps: settings.MaxSteps, MaxDuration: settings.MaxDuration, MaxMemory: settings.MaxMemory},
+			})
+			autov1.RegisterAutoServiceServer(env.GRPC, srv)
+			return env.AddUnit(reloader(srv, settings.ReloadInterval, env))
+		},
+	}
+}
+
+// reloader loads the default organisation's packages at start and again
+// whenever BOTS_DIR changes. Loading is idempotent across replicas: an
+// unchanged package is neither recompiled nor written.
+func reloader(srv *server.Server, every time.Duration, env *app.Env) lifecycle.Unit {
+	var (
+		stop = make(chan struct{})
+		wg   sync.WaitGroup
+	)
+	return lifecycle.Unit{
+		Name: "packages",
+		Start: func(ctx context.Context) error {
+			if err := srv.Reload(ctx, authz.DefaultOrgID); err != nil {
+				env.Log.Error("bot packages", "err", err)
+			}
+			if every == 0 {
+				return nil
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				t := time.NewTicker(every)
+				defer t.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-t.C:
+						ctx, cancel := context.WithTimeout(context.Background(), every*10)
+						if err := srv.Reload(ctx, authz.DefaultOrgID); err != nil {
+							env.Log.Error("bot packages", "err", err)
+						}
+						cancel()
+					}
+				}
+			}()
+			return nil
+		},
+		Stop: func(context.Context) error {
+			close(stop)
+			wg.Wait()
 			return nil
 		},
 	}

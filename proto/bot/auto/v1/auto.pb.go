@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,21 +21,1381 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// TurnStatus is where the script is after a turn.
+type TurnStatus int32
+
+const (
+	TurnStatus_TURN_STATUS_UNSPECIFIED TurnStatus = 0
+	// TURN_STATUS_DONE: no script is running for the conversation now.
+	TurnStatus_TURN_STATUS_DONE TurnStatus = 1
+	// TURN_STATUS_WAITING: a script waits at HEAR for the next message.
+	TurnStatus_TURN_STATUS_WAITING TurnStatus = 2
+	// TURN_STATUS_FAILED: the script ended with an error (see error).
+	TurnStatus_TURN_STATUS_FAILED TurnStatus = 3
+)
+
+// Enum value maps for TurnStatus.
+var (
+	TurnStatus_name = map[int32]string{
+		0: "TURN_STATUS_UNSPECIFIED",
+		1: "TURN_STATUS_DONE",
+		2: "TURN_STATUS_WAITING",
+		3: "TURN_STATUS_FAILED",
+	}
+	TurnStatus_value = map[string]int32{
+		"TURN_STATUS_UNSPECIFIED": 0,
+		"TURN_STATUS_DONE":        1,
+		"TURN_STATUS_WAITING":     2,
+		"TURN_STATUS_FAILED":      3,
+	}
+)
+
+func (x TurnStatus) Enum() *TurnStatus {
+	p := new(TurnStatus)
+	*p = x
+	return p
+}
+
+func (x TurnStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TurnStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_bot_auto_v1_auto_proto_enumTypes[0].Descriptor()
+}
+
+func (TurnStatus) Type() protoreflect.EnumType {
+	return &file_bot_auto_v1_auto_proto_enumTypes[0]
+}
+
+func (x TurnStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TurnStatus.Descriptor instead.
+func (TurnStatus) EnumDescriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{0}
+}
+
+// Output is one thing a script produced for the conversation. kind is one
+// of: talk (text), suggestion (name = message|text|context|tool, text =
+// label, value = payload), clear_suggestions, switcher (name = id, text =
+// label), clear_switchers, context (name, text), use_kb (name), clear_kb
+// (name, empty for all), use_tool (name), clear_tools, transfer (name =
+// queue), set_user (value), wait (value = seconds), hear (the script waits
+// for input: name = variable, value = expected type, options = menu).
+type Output struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Text          string                 `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	Value         string                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
+	Options       []string               `protobuf:"bytes,5,rep,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Output) Reset() {
+	*x = Output{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Output) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Output) ProtoMessage() {}
+
+func (x *Output) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Output.ProtoReflect.Descriptor instead.
+func (*Output) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Output) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Output) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Output) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Output) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *Output) GetOptions() []string {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+type ConverseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// conversation_id keys the script state; chosen by botchat.
+	ConversationId string `protobuf:"bytes,2,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	UserId         string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// input is the user's message; empty when the conversation just opened.
+	Input string `protobuf:"bytes,4,opt,name=input,proto3" json:"input,omitempty"`
+	// tool, when set and no script is waiting, starts that tool as the
+	// conversation's script instead of start.bas (a suggestion or a client
+	// running a tool directly); args_json are its arguments.
+	Tool          string `protobuf:"bytes,5,opt,name=tool,proto3" json:"tool,omitempty"`
+	ArgsJson      string `protobuf:"bytes,6,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConverseRequest) Reset() {
+	*x = ConverseRequest{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConverseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConverseRequest) ProtoMessage() {}
+
+func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConverseRequest.ProtoReflect.Descriptor instead.
+func (*ConverseRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ConverseRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *ConverseRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *ConverseRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ConverseRequest) GetInput() string {
+	if x != nil {
+		return x.Input
+	}
+	return ""
+}
+
+func (x *ConverseRequest) GetTool() string {
+	if x != nil {
+		return x.Tool
+	}
+	return ""
+}
+
+func (x *ConverseRequest) GetArgsJson() string {
+	if x != nil {
+		return x.ArgsJson
+	}
+	return ""
+}
+
+type TurnEnd struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Status TurnStatus             `protobuf:"varint,1,opt,name=status,proto3,enum=bot.auto.v1.TurnStatus" json:"status,omitempty"`
+	// consumed is true when the script took the input (a HEAR answered it or
+	// start.bas now waits for input); otherwise the caller answers it (LLM).
+	Consumed bool   `protobuf:"varint,2,opt,name=consumed,proto3" json:"consumed,omitempty"`
+	Error    string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// program_version of the script that ran.
+	ProgramVersion string `protobuf:"bytes,4,opt,name=program_version,json=programVersion,proto3" json:"program_version,omitempty"`
+	Steps          int64  `protobuf:"varint,5,opt,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *TurnEnd) Reset() {
+	*x = TurnEnd{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TurnEnd) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TurnEnd) ProtoMessage() {}
+
+func (x *TurnEnd) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TurnEnd.ProtoReflect.Descriptor instead.
+func (*TurnEnd) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TurnEnd) GetStatus() TurnStatus {
+	if x != nil {
+		return x.Status
+	}
+	return TurnStatus_TURN_STATUS_UNSPECIFIED
+}
+
+func (x *TurnEnd) GetConsumed() bool {
+	if x != nil {
+		return x.Consumed
+	}
+	return false
+}
+
+func (x *TurnEnd) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *TurnEnd) GetProgramVersion() string {
+	if x != nil {
+		return x.ProgramVersion
+	}
+	return ""
+}
+
+func (x *TurnEnd) GetSteps() int64 {
+	if x != nil {
+		return x.Steps
+	}
+	return 0
+}
+
+type ConverseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*ConverseResponse_Output
+	//	*ConverseResponse_End
+	Event         isConverseResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConverseResponse) Reset() {
+	*x = ConverseResponse{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConverseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConverseResponse) ProtoMessage() {}
+
+func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConverseResponse.ProtoReflect.Descriptor instead.
+func (*ConverseResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ConverseResponse) GetEvent() isConverseResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *ConverseResponse) GetOutput() *Output {
+	if x != nil {
+		if x, ok := x.Event.(*ConverseResponse_Output); ok {
+			return x.Output
+		}
+	}
+	return nil
+}
+
+func (x *ConverseResponse) GetEnd() *TurnEnd {
+	if x != nil {
+		if x, ok := x.Event.(*ConverseResponse_End); ok {
+			return x.End
+		}
+	}
+	return nil
+}
+
+type isConverseResponse_Event interface {
+	isConverseResponse_Event()
+}
+
+type ConverseResponse_Output struct {
+	Output *Output `protobuf:"bytes,1,opt,name=output,proto3,oneof"`
+}
+
+type ConverseResponse_End struct {
+	End *TurnEnd `protobuf:"bytes,2,opt,name=end,proto3,oneof"`
+}
+
+func (*ConverseResponse_Output) isConverseResponse_Event() {}
+
+func (*ConverseResponse_End) isConverseResponse_Event() {}
+
+type RunToolRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Bot            string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Tool           string                 `protobuf:"bytes,2,opt,name=tool,proto3" json:"tool,omitempty"`
+	ArgsJson       string                 `protobuf:"bytes,3,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	ConversationId string                 `protobuf:"bytes,4,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	UserId         string                 `protobuf:"bytes,5,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RunToolRequest) Reset() {
+	*x = RunToolRequest{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunToolRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunToolRequest) ProtoMessage() {}
+
+func (x *RunToolRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunToolRequest.ProtoReflect.Descriptor instead.
+func (*RunToolRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RunToolRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *RunToolRequest) GetTool() string {
+	if x != nil {
+		return x.Tool
+	}
+	return ""
+}
+
+func (x *RunToolRequest) GetArgsJson() string {
+	if x != nil {
+		return x.ArgsJson
+	}
+	return ""
+}
+
+func (x *RunToolRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *RunToolRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type RunToolResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// result_json is the RETURN value as JSON.
+	ResultJson string    `protobuf:"bytes,1,opt,name=result_json,json=resultJson,proto3" json:"result_json,omitempty"`
+	Outputs    []*Output `protobuf:"bytes,2,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	// error is the script error; a bad tool name or arguments is an RPC error.
+	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunToolResponse) Reset() {
+	*x = RunToolResponse{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunToolResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunToolResponse) ProtoMessage() {}
+
+func (x *RunToolResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunToolResponse.ProtoReflect.Descriptor instead.
+func (*RunToolResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RunToolResponse) GetResultJson() string {
+	if x != nil {
+		return x.ResultJson
+	}
+	return ""
+}
+
+func (x *RunToolResponse) GetOutputs() []*Output {
+	if x != nil {
+		return x.Outputs
+	}
+	return nil
+}
+
+func (x *RunToolResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type Tool struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// function_json is the OpenAI function definition
+	// ({"name","description","parameters"}).
+	FunctionJson  string `protobuf:"bytes,3,opt,name=function_json,json=functionJson,proto3" json:"function_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tool) Reset() {
+	*x = Tool{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tool) ProtoMessage() {}
+
+func (x *Tool) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tool.ProtoReflect.Descriptor instead.
+func (*Tool) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Tool) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Tool) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Tool) GetFunctionJson() string {
+	if x != nil {
+		return x.FunctionJson
+	}
+	return ""
+}
+
+type ListToolsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// names limits the answer to these tools (a conversation's active ones);
+	// empty lists every tool of the bot.
+	Names         []string `protobuf:"bytes,2,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListToolsRequest) Reset() {
+	*x = ListToolsRequest{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListToolsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListToolsRequest) ProtoMessage() {}
+
+func (x *ListToolsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListToolsRequest.ProtoReflect.Descriptor instead.
+func (*ListToolsRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListToolsRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *ListToolsRequest) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+type ListToolsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tools         []*Tool                `protobuf:"bytes,1,rep,name=tools,proto3" json:"tools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListToolsResponse) Reset() {
+	*x = ListToolsResponse{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListToolsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListToolsResponse) ProtoMessage() {}
+
+func (x *ListToolsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListToolsResponse.ProtoReflect.Descriptor instead.
+func (*ListToolsResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListToolsResponse) GetTools() []*Tool {
+	if x != nil {
+		return x.Tools
+	}
+	return nil
+}
+
+type Diagnostic struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	File          string                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	Line          int32                  `protobuf:"varint,2,opt,name=line,proto3" json:"line,omitempty"`
+	Column        int32                  `protobuf:"varint,3,opt,name=column,proto3" json:"column,omitempty"`
+	Message       string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Diagnostic) Reset() {
+	*x = Diagnostic{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Diagnostic) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Diagnostic) ProtoMessage() {}
+
+func (x *Diagnostic) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
+func (*Diagnostic) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Diagnostic) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *Diagnostic) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *Diagnostic) GetColumn() int32 {
+	if x != nil {
+		return x.Column
+	}
+	return 0
+}
+
+func (x *Diagnostic) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type CompileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Source        string                 `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompileRequest) Reset() {
+	*x = CompileRequest{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompileRequest) ProtoMessage() {}
+
+func (x *CompileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompileRequest.ProtoReflect.Descriptor instead.
+func (*CompileRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CompileRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CompileRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+type CompileResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Ok          bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	Diagnostics []*Diagnostic          `protobuf:"bytes,2,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	// tool is set when the script declares PARAM/DESCRIPTION.
+	Tool           *Tool  `protobuf:"bytes,3,opt,name=tool,proto3" json:"tool,omitempty"`
+	ProgramVersion string `protobuf:"bytes,4,opt,name=program_version,json=programVersion,proto3" json:"program_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CompileResponse) Reset() {
+	*x = CompileResponse{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompileResponse) ProtoMessage() {}
+
+func (x *CompileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompileResponse.ProtoReflect.Descriptor instead.
+func (*CompileResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CompileResponse) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *CompileResponse) GetDiagnostics() []*Diagnostic {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
+}
+
+func (x *CompileResponse) GetTool() *Tool {
+	if x != nil {
+		return x.Tool
+	}
+	return nil
+}
+
+func (x *CompileResponse) GetProgramVersion() string {
+	if x != nil {
+		return x.ProgramVersion
+	}
+	return ""
+}
+
+type LoadBotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadBotRequest) Reset() {
+	*x = LoadBotRequest{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadBotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadBotRequest) ProtoMessage() {}
+
+func (x *LoadBotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadBotRequest.ProtoReflect.Descriptor instead.
+func (*LoadBotRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LoadBotRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+type LoadBotResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           *Bot                   `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadBotResponse) Reset() {
+	*x = LoadBotResponse{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadBotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadBotResponse) ProtoMessage() {}
+
+func (x *LoadBotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadBotResponse.ProtoReflect.Descriptor instead.
+func (*LoadBotResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *LoadBotResponse) GetBot() *Bot {
+	if x != nil {
+		return x.Bot
+	}
+	return nil
+}
+
+type GetBotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBotRequest) Reset() {
+	*x = GetBotRequest{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBotRequest) ProtoMessage() {}
+
+func (x *GetBotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBotRequest.ProtoReflect.Descriptor instead.
+func (*GetBotRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetBotRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+type GetBotResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           *Bot                   `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBotResponse) Reset() {
+	*x = GetBotResponse{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBotResponse) ProtoMessage() {}
+
+func (x *GetBotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBotResponse.ProtoReflect.Descriptor instead.
+func (*GetBotResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetBotResponse) GetBot() *Bot {
+	if x != nil {
+		return x.Bot
+	}
+	return nil
+}
+
+type Script struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// ok is false when the newest source does not compile; the bot keeps
+	// running its last good version.
+	Ok            bool `protobuf:"varint,3,opt,name=ok,proto3" json:"ok,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Script) Reset() {
+	*x = Script{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Script) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Script) ProtoMessage() {}
+
+func (x *Script) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Script.ProtoReflect.Descriptor instead.
+func (*Script) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Script) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Script) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Script) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+type Bot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// version identifies the package content that is live.
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// config is config.csv; secret values (keys, passwords, tokens) are only
+	// returned to services, never to users.
+	Config        map[string]string `protobuf:"bytes,3,rep,name=config,proto3" json:"config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Prompt        string            `protobuf:"bytes,4,opt,name=prompt,proto3" json:"prompt,omitempty"`
+	Scripts       []*Script         `protobuf:"bytes,5,rep,name=scripts,proto3" json:"scripts,omitempty"`
+	Diagnostics   []*Diagnostic     `protobuf:"bytes,6,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	Tools         []string          `protobuf:"bytes,7,rep,name=tools,proto3" json:"tools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Bot) Reset() {
+	*x = Bot{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Bot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Bot) ProtoMessage() {}
+
+func (x *Bot) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Bot.ProtoReflect.Descriptor instead.
+func (*Bot) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Bot) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Bot) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Bot) GetConfig() map[string]string {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *Bot) GetPrompt() string {
+	if x != nil {
+		return x.Prompt
+	}
+	return ""
+}
+
+func (x *Bot) GetScripts() []*Script {
+	if x != nil {
+		return x.Scripts
+	}
+	return nil
+}
+
+func (x *Bot) GetDiagnostics() []*Diagnostic {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
+}
+
+func (x *Bot) GetTools() []string {
+	if x != nil {
+		return x.Tools
+	}
+	return nil
+}
+
 var File_bot_auto_v1_auto_proto protoreflect.FileDescriptor
 
 const file_bot_auto_v1_auto_proto_rawDesc = "" +
 	"\n" +
-	"\x16bot/auto/v1/auto.proto\x12\vbot.auto.v12\r\n" +
-	"\vAutoServiceB\xa9\x01\n" +
+	"\x16bot/auto/v1/auto.proto\x12\vbot.auto.v1\"t\n" +
+	"\x06Output\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x12\x14\n" +
+	"\x05value\x18\x04 \x01(\tR\x05value\x12\x18\n" +
+	"\aoptions\x18\x05 \x03(\tR\aoptions\"\xac\x01\n" +
+	"\x0fConverseRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12'\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tR\x0econversationId\x12\x17\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05input\x18\x04 \x01(\tR\x05input\x12\x12\n" +
+	"\x04tool\x18\x05 \x01(\tR\x04tool\x12\x1b\n" +
+	"\targs_json\x18\x06 \x01(\tR\bargsJson\"\xab\x01\n" +
+	"\aTurnEnd\x12/\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x17.bot.auto.v1.TurnStatusR\x06status\x12\x1a\n" +
+	"\bconsumed\x18\x02 \x01(\bR\bconsumed\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12'\n" +
+	"\x0fprogram_version\x18\x04 \x01(\tR\x0eprogramVersion\x12\x14\n" +
+	"\x05steps\x18\x05 \x01(\x03R\x05steps\"t\n" +
+	"\x10ConverseResponse\x12-\n" +
+	"\x06output\x18\x01 \x01(\v2\x13.bot.auto.v1.OutputH\x00R\x06output\x12(\n" +
+	"\x03end\x18\x02 \x01(\v2\x14.bot.auto.v1.TurnEndH\x00R\x03endB\a\n" +
+	"\x05event\"\x95\x01\n" +
+	"\x0eRunToolRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04tool\x18\x02 \x01(\tR\x04tool\x12\x1b\n" +
+	"\targs_json\x18\x03 \x01(\tR\bargsJson\x12'\n" +
+	"\x0fconversation_id\x18\x04 \x01(\tR\x0econversationId\x12\x17\n" +
+	"\auser_id\x18\x05 \x01(\tR\x06userId\"w\n" +
+	"\x0fRunToolResponse\x12\x1f\n" +
+	"\vresult_json\x18\x01 \x01(\tR\n" +
+	"resultJson\x12-\n" +
+	"\aoutputs\x18\x02 \x03(\v2\x13.bot.auto.v1.OutputR\aoutputs\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"a\n" +
+	"\x04Tool\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12#\n" +
+	"\rfunction_json\x18\x03 \x01(\tR\ffunctionJson\":\n" +
+	"\x10ListToolsRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x14\n" +
+	"\x05names\x18\x02 \x03(\tR\x05names\"<\n" +
+	"\x11ListToolsResponse\x12'\n" +
+	"\x05tools\x18\x01 \x03(\v2\x11.bot.auto.v1.ToolR\x05tools\"f\n" +
+	"\n" +
+	"Diagnostic\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n" +
+	"\x04line\x18\x02 \x01(\x05R\x04line\x12\x16\n" +
+	"\x06column\x18\x03 \x01(\x05R\x06column\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"<\n" +
+	"\x0eCompileRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\"\xac\x01\n" +
+	"\x0fCompileResponse\x12\x0e\n" +
+	"\x02ok\x18\x01 \x01(\bR\x02ok\x129\n" +
+	"\vdiagnostics\x18\x02 \x03(\v2\x17.bot.auto.v1.DiagnosticR\vdiagnostics\x12%\n" +
+	"\x04tool\x18\x03 \x01(\v2\x11.bot.auto.v1.ToolR\x04tool\x12'\n" +
+	"\x0fprogram_version\x18\x04 \x01(\tR\x0eprogramVersion\"\"\n" +
+	"\x0eLoadBotRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\"5\n" +
+	"\x0fLoadBotResponse\x12\"\n" +
+	"\x03bot\x18\x01 \x01(\v2\x10.bot.auto.v1.BotR\x03bot\"!\n" +
+	"\rGetBotRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\"4\n" +
+	"\x0eGetBotResponse\x12\"\n" +
+	"\x03bot\x18\x01 \x01(\v2\x10.bot.auto.v1.BotR\x03bot\"F\n" +
+	"\x06Script\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x0e\n" +
+	"\x02ok\x18\x03 \x01(\bR\x02ok\"\xbc\x02\n" +
+	"\x03Bot\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x124\n" +
+	"\x06config\x18\x03 \x03(\v2\x1c.bot.auto.v1.Bot.ConfigEntryR\x06config\x12\x16\n" +
+	"\x06prompt\x18\x04 \x01(\tR\x06prompt\x12-\n" +
+	"\ascripts\x18\x05 \x03(\v2\x13.bot.auto.v1.ScriptR\ascripts\x129\n" +
+	"\vdiagnostics\x18\x06 \x03(\v2\x17.bot.auto.v1.DiagnosticR\vdiagnostics\x12\x14\n" +
+	"\x05tools\x18\a \x03(\tR\x05tools\x1a9\n" +
+	"\vConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*p\n" +
+	"\n" +
+	"TurnStatus\x12\x1b\n" +
+	"\x17TURN_STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10TURN_STATUS_DONE\x10\x01\x12\x17\n" +
+	"\x13TURN_STATUS_WAITING\x10\x02\x12\x16\n" +
+	"\x12TURN_STATUS_FAILED\x10\x032\xb9\x03\n" +
+	"\vAutoService\x12I\n" +
+	"\bConverse\x12\x1c.bot.auto.v1.ConverseRequest\x1a\x1d.bot.auto.v1.ConverseResponse0\x01\x12D\n" +
+	"\aRunTool\x12\x1b.bot.auto.v1.RunToolRequest\x1a\x1c.bot.auto.v1.RunToolResponse\x12J\n" +
+	"\tListTools\x12\x1d.bot.auto.v1.ListToolsRequest\x1a\x1e.bot.auto.v1.ListToolsResponse\x12D\n" +
+	"\aCompile\x12\x1b.bot.auto.v1.CompileRequest\x1a\x1c.bot.auto.v1.CompileResponse\x12D\n" +
+	"\aLoadBot\x12\x1b.bot.auto.v1.LoadBotRequest\x1a\x1c.bot.auto.v1.LoadBotResponse\x12A\n" +
+	"\x06GetBot\x12\x1a.bot.auto.v1.GetBotRequest\x1a\x1b.bot.auto.v1.GetBotResponseB\xa9\x01\n" +
 	"\x0fcom.bot.auto.v1B\tAutoProtoP\x01Z=github.com/botserver-go/botserver-go/proto/bot/auto/v1;autov1\xa2\x02\x03BAX\xaa\x02\vBot.Auto.V1\xca\x02\vBot\\Auto\\V1\xe2\x02\x17Bot\\Auto\\V1\\GPBMetadata\xea\x02\rBot::Auto::V1b\x06proto3"
 
-var file_bot_auto_v1_auto_proto_goTypes = []any{}
+var (
+	file_bot_auto_v1_auto_proto_rawDescOnce sync.Once
+	file_bot_auto_v1_auto_proto_rawDescData []byte
+)
+
+func file_bot_auto_v1_auto_proto_rawDescGZIP() []byte {
+	file_bot_auto_v1_auto_proto_rawDescOnce.Do(func() {
+		file_bot_auto_v1_auto_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_bot_auto_v1_auto_proto_rawDesc), len(file_bot_auto_v1_auto_proto_rawDesc)))
+	})
+	return file_bot_auto_v1_auto_proto_rawDescData
+}
+
+var file_bot_auto_v1_auto_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_bot_auto_v1_auto_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_bot_auto_v1_auto_proto_goTypes = []any{
+	(TurnStatus)(0),           // 0: bot.auto.v1.TurnStatus
+	(*Output)(nil),            // 1: bot.auto.v1.Output
+	(*ConverseRequest)(nil),   // 2: bot.auto.v1.ConverseRequest
+	(*TurnEnd)(nil),           // 3: bot.auto.v1.TurnEnd
+	(*ConverseResponse)(nil),  // 4: bot.auto.v1.ConverseResponse
+	(*RunToolRequest)(nil),    // 5: bot.auto.v1.RunToolRequest
+	(*RunToolResponse)(nil),   // 6: bot.auto.v1.RunToolResponse
+	(*Tool)(nil),              // 7: bot.auto.v1.Tool
+	(*ListToolsRequest)(nil),  // 8: bot.auto.v1.ListToolsRequest
+	(*ListToolsResponse)(nil), // 9: bot.auto.v1.ListToolsResponse
+	(*Diagnostic)(nil),        // 10: bot.auto.v1.Diagnostic
+	(*CompileRequest)(nil),    // 11: bot.auto.v1.CompileRequest
+	(*CompileResponse)(nil),   // 12: bot.auto.v1.CompileResponse
+	(*LoadBotRequest)(nil),    // 13: bot.auto.v1.LoadBotRequest
+	(*LoadBotResponse)(nil),   // 14: bot.auto.v1.LoadBotResponse
+	(*GetBotRequest)(nil),     // 15: bot.auto.v1.GetBotRequest
+	(*GetBotResponse)(nil),    // 16: bot.auto.v1.GetBotResponse
+	(*Script)(nil),            // 17: bot.auto.v1.Script
+	(*Bot)(nil),               // 18: bot.auto.v1.Bot
+	nil,                       // 19: bot.auto.v1.Bot.ConfigEntry
+}
 var file_bot_auto_v1_auto_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0,  // 0: bot.auto.v1.TurnEnd.status:type_name -> bot.auto.v1.TurnStatus
+	1,  // 1: bot.auto.v1.ConverseResponse.output:type_name -> bot.auto.v1.Output
+	3,  // 2: bot.auto.v1.ConverseResponse.end:type_name -> bot.auto.v1.TurnEnd
+	1,  // 3: bot.auto.v1.RunToolResponse.outputs:type_name -> bot.auto.v1.Output
+	7,  // 4: bot.auto.v1.ListToolsResponse.tools:type_name -> bot.auto.v1.Tool
+	10, // 5: bot.auto.v1.CompileResponse.diagnostics:type_name -> bot.auto.v1.Diagnostic
+	7,  // 6: bot.auto.v1.CompileResponse.tool:type_name -> bot.auto.v1.Tool
+	18, // 7: bot.auto.v1.LoadBotResponse.bot:type_name -> bot.auto.v1.Bot
+	18, // 8: bot.auto.v1.GetBotResponse.bot:type_name -> bot.auto.v1.Bot
+	19, // 9: bot.auto.v1.Bot.config:type_name -> bot.auto.v1.Bot.ConfigEntry
+	17, // 10: bot.auto.v1.Bot.scripts:type_name -> bot.auto.v1.Script
+	10, // 11: bot.auto.v1.Bot.diagnostics:type_name -> bot.auto.v1.Diagnostic
+	2,  // 12: bot.auto.v1.AutoService.Converse:input_type -> bot.auto.v1.ConverseRequest
+	5,  // 13: bot.auto.v1.AutoService.RunTool:input_type -> bot.auto.v1.RunToolRequest
+	8,  // 14: bot.auto.v1.AutoService.ListTools:input_type -> bot.auto.v1.ListToolsRequest
+	11, // 15: bot.auto.v1.AutoService.Compile:input_type -> bot.auto.v1.CompileRequest
+	13, // 16: bot.auto.v1.AutoService.LoadBot:input_type -> bot.auto.v1.LoadBotRequest
+	15, // 17: bot.auto.v1.AutoService.GetBot:input_type -> bot.auto.v1.GetBotRequest
+	4,  // 18: bot.auto.v1.AutoService.Converse:output_type -> bot.auto.v1.ConverseResponse
+	6,  // 19: bot.auto.v1.AutoService.RunTool:output_type -> bot.auto.v1.RunToolResponse
+	9,  // 20: bot.auto.v1.AutoService.ListTools:output_type -> bot.auto.v1.ListToolsResponse
+	12, // 21: bot.auto.v1.AutoService.Compile:output_type -> bot.auto.v1.CompileResponse
+	14, // 22: bot.auto.v1.AutoService.LoadBot:output_type -> bot.auto.v1.LoadBotResponse
+	16, // 23: bot.auto.v1.AutoService.GetBot:output_type -> bot.auto.v1.GetBotResponse
+	18, // [18:24] is the sub-list for method output_type
+	12, // [12:18] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_bot_auto_v1_auto_proto_init() }
@@ -42,18 +1403,24 @@ func file_bot_auto_v1_auto_proto_init() {
 	if File_bot_auto_v1_auto_proto != nil {
 		return
 	}
+	file_bot_auto_v1_auto_proto_msgTypes[3].OneofWrappers = []any{
+		(*ConverseResponse_Output)(nil),
+		(*ConverseResponse_End)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_auto_v1_auto_proto_rawDesc), len(file_bot_auto_v1_auto_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   0,
+			NumEnums:      1,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_bot_auto_v1_auto_proto_goTypes,
 		DependencyIndexes: file_bot_auto_v1_auto_proto_depIdxs,
+		EnumInfos:         file_bot_auto_v1_auto_proto_enumTypes,
+		MessageInfos:      file_bot_auto_v1_auto_proto_msgTypes,
 	}.Build()
 	File_bot_auto_v1_auto_proto = out.File
 	file_bot_auto_v1_auto_proto_goTypes = nil

@@ -7,7 +7,10 @@
 package autov1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -15,15 +18,40 @@ import (
 // Requires gRPC-Go v1.64.0 or later.
 const _ = grpc.SupportPackageIsVersion9
 
+const (
+	AutoService_Converse_FullMethodName  = "/bot.auto.v1.AutoService/Converse"
+	AutoService_RunTool_FullMethodName   = "/bot.auto.v1.AutoService/RunTool"
+	AutoService_ListTools_FullMethodName = "/bot.auto.v1.AutoService/ListTools"
+	AutoService_Compile_FullMethodName   = "/bot.auto.v1.AutoService/Compile"
+	AutoService_LoadBot_FullMethodName   = "/bot.auto.v1.AutoService/LoadBot"
+	AutoService_GetBot_FullMethodName    = "/bot.auto.v1.AutoService/GetBot"
+)
+
 // AutoServiceClient is the client API for AutoService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// AutoService will own the BASIC compiler/VM, tools and bot packages.
-//
-// It has no RPCs yet on purpose: the domain RPCs arrive with the auto service's
-// issue, and domain APIs are not faked ahead of it.
+// AutoService runs bots' BASIC scripts: conversations that suspend at HEAR
+// and resume on any replica, tools the LLM or a user can call, and the bot
+// packages the scripts come from. The organisation of every call is the
+// caller's verified one; bots are named by their slug within it.
 type AutoServiceClient interface {
+	// Converse runs one turn. With no script running for the conversation it
+	// starts start.bas (or the tool named in the request); with a script
+	// waiting at HEAR the input answers it. Outputs stream in script order;
+	// the last message is a TurnEnd.
+	Converse(ctx context.Context, in *ConverseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ConverseResponse], error)
+	// RunTool runs a tool script with JSON arguments and returns its RETURN
+	// value. A tool run this way cannot HEAR.
+	RunTool(ctx context.Context, in *RunToolRequest, opts ...grpc.CallOption) (*RunToolResponse, error)
+	// ListTools returns tools' OpenAI function definitions.
+	ListTools(ctx context.Context, in *ListToolsRequest, opts ...grpc.CallOption) (*ListToolsResponse, error)
+	// Compile checks a script without storing it (for an editor).
+	Compile(ctx context.Context, in *CompileRequest, opts ...grpc.CallOption) (*CompileResponse, error)
+	// LoadBot (re)loads a bot package from storage now.
+	LoadBot(ctx context.Context, in *LoadBotRequest, opts ...grpc.CallOption) (*LoadBotResponse, error)
+	// GetBot describes the loaded package: config, prompt, scripts, problems.
+	GetBot(ctx context.Context, in *GetBotRequest, opts ...grpc.CallOption) (*GetBotResponse, error)
 }
 
 type autoServiceClient struct {
@@ -34,15 +62,100 @@ func NewAutoServiceClient(cc grpc.ClientConnInterface) AutoServiceClient {
 	return &autoServiceClient{cc}
 }
 
+func (c *autoServiceClient) Converse(ctx context.Context, in *ConverseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ConverseResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AutoService_ServiceDesc.Streams[0], AutoService_Converse_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ConverseRequest, ConverseResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AutoService_ConverseClient = grpc.ServerStreamingClient[ConverseResponse]
+
+func (c *autoServiceClient) RunTool(ctx context.Context, in *RunToolRequest, opts ...grpc.CallOption) (*RunToolResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RunToolResponse)
+	err := c.cc.Invoke(ctx, AutoService_RunTool_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *autoServiceClient) ListTools(ctx context.Context, in *ListToolsRequest, opts ...grpc.CallOption) (*ListToolsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListToolsResponse)
+	err := c.cc.Invoke(ctx, AutoService_ListTools_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *autoServiceClient) Compile(ctx context.Context, in *CompileRequest, opts ...grpc.CallOption) (*CompileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompileResponse)
+	err := c.cc.Invoke(ctx, AutoService_Compile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *autoServiceClient) LoadBot(ctx context.Context, in *LoadBotRequest, opts ...grpc.CallOption) (*LoadBotResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LoadBotResponse)
+	err := c.cc.Invoke(ctx, AutoService_LoadBot_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *autoServiceClient) GetBot(ctx context.Context, in *GetBotRequest, opts ...grpc.CallOption) (*GetBotResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBotResponse)
+	err := c.cc.Invoke(ctx, AutoService_GetBot_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AutoServiceServer is the server API for AutoService service.
 // All implementations must embed UnimplementedAutoServiceServer
 // for forward compatibility.
 //
-// AutoService will own the BASIC compiler/VM, tools and bot packages.
-//
-// It has no RPCs yet on purpose: the domain RPCs arrive with the auto service's
-// issue, and domain APIs are not faked ahead of it.
+// AutoService runs bots' BASIC scripts: conversations that suspend at HEAR
+// and resume on any replica, tools the LLM or a user can call, and the bot
+// packages the scripts come from. The organisation of every call is the
+// caller's verified one; bots are named by their slug within it.
 type AutoServiceServer interface {
+	// Converse runs one turn. With no script running for the conversation it
+	// starts start.bas (or the tool named in the request); with a script
+	// waiting at HEAR the input answers it. Outputs stream in script order;
+	// the last message is a TurnEnd.
+	Converse(*ConverseRequest, grpc.ServerStreamingServer[ConverseResponse]) error
+	// RunTool runs a tool script with JSON arguments and returns its RETURN
+	// value. A tool run this way cannot HEAR.
+	RunTool(context.Context, *RunToolRequest) (*RunToolResponse, error)
+	// ListTools returns tools' OpenAI function definitions.
+	ListTools(context.Context, *ListToolsRequest) (*ListToolsResponse, error)
+	// Compile checks a script without storing it (for an editor).
+	Compile(context.Context, *CompileRequest) (*CompileResponse, error)
+	// LoadBot (re)loads a bot package from storage now.
+	LoadBot(context.Context, *LoadBotRequest) (*LoadBotResponse, error)
+	// GetBot describes the loaded package: config, prompt, scripts, problems.
+	GetBot(context.Context, *GetBotRequest) (*GetBotResponse, error)
 	mustEmbedUnimplementedAutoServiceServer()
 }
 
@@ -53,6 +166,24 @@ type AutoServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedAutoServiceServer struct{}
 
+func (UnimplementedAutoServiceServer) Converse(*ConverseRequest, grpc.ServerStreamingServer[ConverseResponse]) error {
+	return status.Error(codes.Unimplemented, "method Converse not implemented")
+}
+func (UnimplementedAutoServiceServer) RunTool(context.Context, *RunToolRequest) (*RunToolResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RunTool not implemented")
+}
+func (UnimplementedAutoServiceServer) ListTools(context.Context, *ListToolsRequest) (*ListToolsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTools not implemented")
+}
+func (UnimplementedAutoServiceServer) Compile(context.Context, *CompileRequest) (*CompileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Compile not implemented")
+}
+func (UnimplementedAutoServiceServer) LoadBot(context.Context, *LoadBotRequest) (*LoadBotResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LoadBot not implemented")
+}
+func (UnimplementedAutoServiceServer) GetBot(context.Context, *GetBotRequest) (*GetBotResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBot not implemented")
+}
 func (UnimplementedAutoServiceServer) mustEmbedUnimplementedAutoServiceServer() {}
 func (UnimplementedAutoServiceServer) testEmbeddedByValue()                     {}
 
@@ -74,13 +205,141 @@ func RegisterAutoServiceServer(s grpc.ServiceRegistrar, srv AutoServiceServer) {
 	s.RegisterService(&AutoService_ServiceDesc, srv)
 }
 
+func _AutoService_Converse_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ConverseRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AutoServiceServer).Converse(m, &grpc.GenericServerStream[ConverseRequest, ConverseResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AutoService_ConverseServer = grpc.ServerStreamingServer[ConverseResponse]
+
+func _AutoService_RunTool_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RunToolRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AutoServiceServer).RunTool(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AutoService_RunTool_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AutoServiceServer).RunTool(ctx, req.(*RunToolRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AutoService_ListTools_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListToolsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AutoServiceServer).ListTools(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AutoService_ListTools_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AutoServiceServer).ListTools(ctx, req.(*ListToolsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AutoService_Compile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AutoServiceServer).Compile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AutoService_Compile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AutoServiceServer).Compile(ctx, req.(*CompileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AutoService_LoadBot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LoadBotRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AutoServiceServer).LoadBot(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AutoService_LoadBot_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AutoServiceServer).LoadBot(ctx, req.(*LoadBotRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AutoService_GetBot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBotRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AutoServiceServer).GetBot(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AutoService_GetBot_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AutoServiceServer).GetBot(ctx, req.(*GetBotRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AutoService_ServiceDesc is the grpc.ServiceDesc for AutoService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var AutoService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "bot.auto.v1.AutoService",
 	HandlerType: (*AutoServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
-	Streams:     []grpc.StreamDesc{},
-	Metadata:    "bot/auto/v1/auto.proto",
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "RunTool",
+			Handler:    _AutoService_RunTool_Handler,
+		},
+		{
+			MethodName: "ListTools",
+			Handler:    _AutoService_ListTools_Handler,
+		},
+		{
+			MethodName: "Compile",
+			Handler:    _AutoService_Compile_Handler,
+		},
+		{
+			MethodName: "LoadBot",
+			Handler:    _AutoService_LoadBot_Handler,
+		},
+		{
+			MethodName: "GetBot",
+			Handler:    _AutoService_GetBot_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Converse",
+			Handler:       _AutoService_Converse_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "bot/auto/v1/auto.proto",
 }
