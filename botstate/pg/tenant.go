@@ -41,11 +41,10 @@ func InOrg(ctx context.Context, pool *pgxpool.Pool, orgID string, fn func(pgx.Tx
 		return ErrNoOrg
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL ROLE `+Ident(TenantRole)); err != nil {
-			return fmt.Errorf("tenant role: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `SELECT set_config($1, $2, true)`, OrgSetting, orgID); err != nil {
-			return fmt.Errorf("tenant setting: %w", err)
+		// One round trip: set_config('role', ..., true) is SET LOCAL ROLE.
+		if _, err := tx.Exec(ctx, `SELECT set_config('role', $1, true), set_config($2, $3, true)`,
+			TenantRole, OrgSetting, orgID); err != nil {
+			return fmt.Errorf("tenant scope: %w", err)
 		}
 		return fn(tx)
 	})
