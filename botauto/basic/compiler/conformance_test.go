@@ -225,6 +225,8 @@ var conformance = []struct {
 	// ---- Service keywords through the host ----
 	{"llm value", `x = LLM "hello"` + "\nTALK x", nil, "talk: <LLM hello>"},
 	{"keyword with parens", `TALK LLM("hi")`, nil, "talk: <LLM hi>"},
+	{"multi-word keyword call inside an expression", `TALK NVL(GET BOT MEMORY("k"), 0) + "!"`, nil, "talk: <GET BOT MEMORY k>!"},
+	{"keyword call arguments in parens", `TALK TRANSLATE("olá", "en") & "."`, nil, "talk: <TRANSLATE olá|en>."},
 	{"multiword value keyword", `TALK GET BOT MEMORY("k")`, nil, "talk: <GET BOT MEMORY k>"},
 	{"find then member", "hours = FIND \"stores\", \"city=Lisbon\"\nTALK hours.open", nil, "talk: 09:00"},
 	{"alias reaches host by canonical name", `SEND EMAIL "a@b.c", "s", "b"` + "\nTALK \"sent\"", nil, "talk: sent"},

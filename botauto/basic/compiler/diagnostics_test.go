@@ -20,6 +20,12 @@ var diagnosticCases = []struct {
 			`5:8: expected a value, found "*"`,
 			"6:5: unknown function FOO",
 		}},
+	{"keyword called like a function with the wrong arguments",
+		"x = TRANSLATE(\"olá\")\ny = NVL(GET BOT MEMORY(\"a\", \"b\"), 0)\n",
+		[]string{
+			"1:5: TRANSLATE takes 2 arguments, found 1",
+			"2:9: GET BOT MEMORY takes 1 argument, found 2",
+		}},
 	{"mismatched blocks",
 		"FOR i = 1 TO 3\n  TALK i\nNEXT j\nWHILE TRUE\nLOOP\nEND IF\n",
 		[]string{

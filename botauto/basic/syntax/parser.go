@@ -498,23 +498,7 @@ func (p *parser) keywordArgs(k *Keyword, pos Pos) ([]Expr, map[string]Expr) {
 		}
 		clauses[w.Upper()] = p.expr()
 	}
-	n := len(args)
-	if n < k.Min || k.Max >= 0 && n > k.Max {
-		var want string
-		switch {
-		case k.Max < 0:
-			want = fmt.Sprintf("at least %d", k.Min)
-		case k.Min == k.Max:
-			want = fmt.Sprintf("%d", k.Min)
-		default:
-			want = fmt.Sprintf("%d to %d", k.Min, k.Max)
-		}
-		noun := "arguments"
-		if want == "1" {
-			noun = "argument"
-		}
-		p.failf(pos, "%s takes %s %s, found %d", k.Phrase, want, noun, n)
-	}
+	p.arity(k, pos, len(args))
 	if k.Required != "" && clauses[k.Required] == nil {
 		p.failf(pos, "%s needs %s, as in: %s name %s \"text\"", k.Phrase, k.Required, k.Phrase, k.Required)
 	}
@@ -1227,8 +1211,11 @@ func (p *parser) primary() Expr {
 			}
 			var args []Expr
 			var clauses map[string]Expr
-			if p.isOp("(") && n == 1 {
+			// KEYWORD(args) reads like a function call, so it can sit inside
+			// a larger expression: NVL(GET BOT MEMORY("k"), 0) + 1.
+			if p.isOp("(") {
 				args = p.parenArgs()
+				p.arity(k, t.Pos, len(args))
 			} else {
 				args, clauses = p.keywordArgs(k, t.Pos)
 			}
@@ -1336,4 +1323,24 @@ func joinParts(pos Pos, parts []Expr) Expr {
 		}
 	}
 	return &Interp{node{pos}, out}
+}
+
+// arity reports a keyword given the wrong number of arguments.
+func (p *parser) arity(k *Keyword, pos Pos, n int) {
+	if n < k.Min || k.Max >= 0 && n > k.Max {
+		var want string
+		switch {
+		case k.Max < 0:
+			want = fmt.Sprintf("at least %d", k.Min)
+		case k.Min == k.Max:
+			want = fmt.Sprintf("%d", k.Min)
+		default:
+			want = fmt.Sprintf("%d to %d", k.Min, k.Max)
+		}
+		noun := "arguments"
+		if want == "1" {
+			noun = "argument"
+		}
+		p.failf(pos, "%s takes %s %s, found %d", k.Phrase, want, noun, n)
+	}
 }
