@@ -20,6 +20,7 @@ import (
 type Turn struct {
 	Org, Bot, User, Conversation string
 	Config                       map[string]string // the bot's config.csv
+	Tables                       map[string]*Table // declared bot tables by lower-case name
 }
 
 // Host implements vm.Host for one run. Not safe for concurrent use (a VM
@@ -42,6 +43,8 @@ func (h *Host) Call(ctx context.Context, c *vm.Call) (vm.Value, error) {
 		return h.memory(ctx, c)
 	case "http":
 		return h.http(ctx, c)
+	case "tables":
+		return h.tables(ctx, c)
 	}
 	if h.Services != nil {
 		return h.Services.Call(ctx, c)

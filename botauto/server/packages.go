@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/botserver-go/botserver-go/botauto/basic/syntax"
 	"github.com/botserver-go/botserver-go/botauto/basic/tools"
 	"github.com/botserver-go/botserver-go/botauto/basic/vm"
 	"github.com/botserver-go/botserver-go/botauto/bots"
+	"github.com/botserver-go/botserver-go/botauto/runtime"
 	"github.com/botserver-go/botserver-go/botauto/store"
 )
 
@@ -27,6 +29,7 @@ type live struct {
 	ok       map[string]bool   // script name -> newest source compiled
 	diags    []bots.Diagnostic
 	vars     map[string]vm.Value
+	tables   map[string]*runtime.Table
 }
 
 func (l *live) hearTimeout() time.Duration {
@@ -175,6 +178,16 @@ func (s *Server) live(ctx context.Context, org, bot, version string) (*live, err
 		}
 	}
 	l.vars = (&bots.Package{Config: l.config}).Vars()
+	var decls []*syntax.Table
+	names := make([]string, 0, len(l.programs))
+	for n := range l.programs {
+		names = append(names, n)
+	}
+	sort.Strings(names) // tables.bas before the others would be nicer; name order is stable
+	for _, n := range names {
+		decls = append(decls, l.programs[n].Tables...)
+	}
+	l.tables = runtime.TablesFrom(decls)
 	if l.config == nil {
 		l.config = map[string]string{}
 	}

@@ -168,7 +168,7 @@ func (s *Server) turn(ctx context.Context, org string, req *autov1.ConverseReque
 		conv.State, conv.ExpiresAt, changed = nil, nil, true
 	}
 	host := &runtime.Host{
-		Turn:  runtime.Turn{Org: org, Bot: req.Bot, User: req.UserId, Conversation: req.ConversationId, Config: l.config},
+		Turn:  runtime.Turn{Org: org, Bot: req.Bot, User: req.UserId, Conversation: req.ConversationId, Config: l.config, Tables: l.tables},
 		Store: s.store, HTTP: s.http, Services: s.services,
 	}
 	opts := vm.Options{Host: host, Limits: s.limits, Log: func(line string) {
@@ -287,7 +287,7 @@ func (s *Server) RunTool(ctx context.Context, req *autov1.RunToolRequest) (*auto
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	host := &runtime.Host{
-		Turn:  runtime.Turn{Org: id.OrgID, Bot: req.Bot, User: req.UserId, Conversation: req.ConversationId, Config: l.config},
+		Turn:  runtime.Turn{Org: id.OrgID, Bot: req.Bot, User: req.UserId, Conversation: req.ConversationId, Config: l.config, Tables: l.tables},
 		Store: s.store, HTTP: s.http, Services: s.services,
 	}
 	res := vm.Run(ctx, l.programs[t.Name+".bas"], vm.Options{Host: host, Limits: s.limits, Vars: merge(l.vars, args)})

@@ -79,7 +79,8 @@ var Keywords = []*Keyword{
 	{Phrase: "MOVE", Min: 2, Max: 2, Service: "drive"},
 	{Phrase: "DELETE FILE", Min: 1, Max: 1, Service: "drive"},
 	{Phrase: "SAVE", Min: 2, Max: -1, Value: true, Service: "tables"},
-	{Phrase: "FIND", Min: 1, Max: 2, Value: true, Service: "tables"},
+	{Phrase: "FIND", Min: 1, Max: 2, Value: true, Service: "tables"},     // the first matching row or null
+	{Phrase: "FIND ALL", Min: 1, Max: 2, Value: true, Service: "tables"}, // every matching row, as an array
 	{Phrase: "INSERT", Min: 2, Max: 2, Value: true, Service: "tables"},
 	{Phrase: "UPDATE", Min: 3, Max: 3, Value: true, Service: "tables"},
 	{Phrase: "DELETE", Min: 2, Max: 2, Value: true, Service: "tables"},
