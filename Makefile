@@ -45,7 +45,7 @@ run: infra build-botserver
 # machine's servers; tests that need isolation start an embedded NATS each.
 test: export REDIS_URL := $(TEST_REDIS_URL)
 test: export NATS_URL := $(TEST_NATS_URL)
-test: infra infra-test test-go deploy-check
+test: infra infra-test llama-server-try test-go fuzz deploy-check
 
 test-go:
 	go test -count=1 -timeout 15m $(addsuffix /...,$(addprefix ./,$(MODULES)))
@@ -83,3 +83,12 @@ ci: lint build build-minimal images-bin test
 
 clean:
 	rm -rf bin
+
+# The README's settings table is generated; a test fails when it is stale.
+.PHONY: readme-settings
+readme-settings:
+	go run ./botserver/cmd/botserver settings > .settings.md
+	awk 'BEGIN { while ((getline l < ".settings.md") > 0) t = t l "\n" } \
+		/^\| setting \| default \| description \|/ { printf "%s", t; skip = 1; next } \
+		skip && /^\|/ { next } { skip = 0; print }' README.md > README.md.new
+	mv README.md.new README.md; rm -f .settings.md

@@ -10,6 +10,11 @@ import (
 	"os"
 	"time"
 
+	"google.golang.org/grpc"
+
+	authapi "github.com/botserver-go/botserver-go/botcore/api/auth"
+	driveapi "github.com/botserver-go/botserver-go/botcore/api/drive"
+	llmapi "github.com/botserver-go/botserver-go/botcore/api/llm"
 	"github.com/botserver-go/botserver-go/botcore/gateway"
 	"github.com/botserver-go/botserver-go/botstate/app"
 	"github.com/botserver-go/botserver-go/botstate/httpx"
@@ -104,6 +109,19 @@ func setupGateway(env *app.Env, s *Settings) error {
 	gw, err := gateway.New(opts)
 	if err != nil {
 		return err
+	}
+	// Each service's public API, when the service is deployed.
+	for _, api := range []struct {
+		backend  string
+		register func(*gateway.Gateway, grpc.ClientConnInterface)
+	}{
+		{"botauth", authapi.Register},
+		{"botdrive", driveapi.Register},
+		{"botllm", llmapi.Register},
+	} {
+		if cc, err := env.Clients.Conn(api.backend); err == nil {
+			api.register(gw, cc)
+		}
 	}
 	srv := httpx.NewServer(gw)
 	addr, err := srv.Listen(s.PublicAddr)

@@ -184,8 +184,13 @@ func TestAllInOneMigratesOneSchemaPerServiceAndTwiceIsNoOp(t *testing.T) {
 	if got := keys(first.tables); strings.Join(got, ",") != strings.Join(allSchemas, ",") {
 		t.Fatalf("schemas %v, want %v", got, allSchemas)
 	}
+	// Every schema has the platform's base tables next to the service's own.
 	for n, tables := range first.tables {
-		if tables != "outbox,processed_events,schema_migrations" {
+		have := map[string]bool{}
+		for _, tb := range strings.Split(tables, ",") {
+			have[tb] = true
+		}
+		if !have["outbox"] || !have["processed_events"] || !have["schema_migrations"] {
 			t.Errorf("schema %s tables: %s", n, tables)
 		}
 	}

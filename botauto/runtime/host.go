@@ -21,6 +21,7 @@ type Turn struct {
 	Org, Bot, User, Conversation string
 	Config                       map[string]string // the bot's config.csv
 	Tables                       map[string]*Table // declared bot tables by lower-case name
+	Prompt                       string            // PROMPT.md, the system prompt of LLM calls
 }
 
 // Host implements vm.Host for one run. Not safe for concurrent use (a VM
@@ -29,9 +30,9 @@ type Host struct {
 	Turn  Turn
 	Store *store.Store
 	HTTP  *HTTP
-	// Services routes the keywords of other services (llm, kb, mail, ...);
-	// nil answers "<service> is not available".
-	Services vm.Host
+	// Services reaches the keywords of other services (llm, kb, drive);
+	// nil, or a nil client, answers "<service> is not available".
+	Services *Services
 
 	headers map[string]string // SET HEADER, for the rest of the run
 }
@@ -46,10 +47,7 @@ func (h *Host) Call(ctx context.Context, c *vm.Call) (vm.Value, error) {
 	case "tables":
 		return h.tables(ctx, c)
 	}
-	if h.Services != nil {
-		return h.Services.Call(ctx, c)
-	}
-	return vm.Null, fmt.Errorf("%s is not available", serviceName(c.Service))
+	return h.Services.call(ctx, h.Turn, c)
 }
 
 // serviceName names the platform service behind a keyword group.

@@ -111,10 +111,7 @@ func (h *Host) http(ctx context.Context, c *vm.Call) (vm.Value, error) {
 	}
 	target := c.Args[0].String()
 	if c.Keyword == "GET" && !IsURL(target) {
-		if h.Services != nil {
-			return h.Services.Call(ctx, &vm.Call{Keyword: "READ", Service: "drive", Args: c.Args, Pos: c.Pos})
-		}
-		return vm.Null, errors.New("botdrive is not available")
+		return h.Services.call(ctx, h.Turn, &vm.Call{Keyword: "READ", Service: "drive", Args: c.Args, Pos: c.Pos})
 	}
 	if h.HTTP == nil {
 		return vm.Null, errors.New("HTTP is not available")

@@ -107,9 +107,9 @@ var condPattern = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<>|>=|<=|=
 // andSplit separates conditions: "a=1 AND b=2" (any case).
 var andSplit = regexp.MustCompile(`(?i)\s+and\s+`)
 
-// filter parses FIND's filter: conditions joined by AND; values may be
+// Filter parses FIND's filter: conditions joined by AND; values may be
 // quoted. An empty filter matches every row.
-func (t *Table) filter(s string) ([]store.Cond, error) {
+func (t *Table) Filter(s string) ([]store.Cond, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
@@ -183,7 +183,7 @@ func (t *Table) record(args []vm.Value, partial bool) (map[string]any, error) {
 	return out, nil
 }
 
-func (t *Table) value(r store.Row) vm.Value {
+func (t *Table) Value(r store.Row) vm.Value {
 	o := vm.NewObject()
 	o.Object().Set("id", vm.Num(float64(r.ID)))
 	for _, f := range t.Fields {
@@ -220,7 +220,7 @@ func (h *Host) tables(ctx context.Context, c *vm.Call) (vm.Value, error) {
 		id, err := h.Store.InsertRow(ctx, tu.Org, tu.Bot, t.Name, rec)
 		return vm.Num(float64(id)), err
 	case "FIND", "FIND ALL":
-		conds, err := t.filter(arg(1))
+		conds, err := t.Filter(arg(1))
 		if err != nil {
 			return vm.Null, err
 		}
@@ -236,15 +236,15 @@ func (h *Host) tables(ctx context.Context, c *vm.Call) (vm.Value, error) {
 			if len(rows) == 0 {
 				return vm.Null, nil
 			}
-			return t.value(rows[0]), nil
+			return t.Value(rows[0]), nil
 		}
 		items := make([]vm.Value, len(rows))
 		for i, r := range rows {
-			items[i] = t.value(r)
+			items[i] = t.Value(r)
 		}
 		return vm.NewArray(items...), nil
 	case "UPDATE":
-		conds, err := t.filter(arg(1))
+		conds, err := t.Filter(arg(1))
 		if err != nil {
 			return vm.Null, err
 		}
@@ -255,7 +255,7 @@ func (h *Host) tables(ctx context.Context, c *vm.Call) (vm.Value, error) {
 		n, err := h.Store.UpdateRows(ctx, tu.Org, tu.Bot, t.Name, conds, rec)
 		return vm.Num(float64(n)), err
 	case "DELETE":
-		conds, err := t.filter(arg(1))
+		conds, err := t.Filter(arg(1))
 		if err != nil {
 			return vm.Null, err
 		}

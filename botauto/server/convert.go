@@ -48,6 +48,15 @@ func botProto(name string, l *live, withSecrets bool) *autov1.Bot {
 		}
 	}
 	sort.Slice(b.Scripts, func(i, j int) bool { return b.Scripts[i].Name < b.Scripts[j].Name })
+	for n, p := range l.programs {
+		for _, tr := range p.Triggers {
+			b.Triggers = append(b.Triggers, &autov1.Trigger{Script: n, Keyword: tr.Keyword, Args: tr.Args, Clauses: tr.Clauses, Line: int32(tr.Pos.Line)})
+		}
+	}
+	sort.Slice(b.Triggers, func(i, j int) bool {
+		x, y := b.Triggers[i], b.Triggers[j]
+		return x.Script < y.Script || x.Script == y.Script && x.Line < y.Line
+	})
 	for n := range l.tools {
 		b.Tools = append(b.Tools, n)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/botserver-go/botserver-go/botauto/basic/syntax"
@@ -15,6 +16,8 @@ import (
 	"github.com/botserver-go/botserver-go/botauto/bots"
 	"github.com/botserver-go/botserver-go/botauto/runtime"
 	"github.com/botserver-go/botserver-go/botauto/store"
+	"github.com/botserver-go/botserver-go/botstate/authz"
+	authv1 "github.com/botserver-go/botserver-go/proto/bot/auth/v1"
 )
 
 // live is a bot package as this replica runs it: the programs that are live
@@ -111,6 +114,7 @@ func (s *Server) load(ctx context.Context, org, bot string) (*live, error) {
 		s.log.Warn("bot package problem", "org", org, "bot", bot, "problem", d.String())
 	}
 	s.log.Info("bot package loaded", "org", org, "bot", bot, "version", pkg.Version, "scripts", len(pkg.Scripts))
+	s.register(ctx, org, bot, pkg.Config)
 	return s.live(ctx, org, bot, pkg.Version)
 }
 
@@ -270,4 +274,35 @@ func (s *Server) Reload(ctx context.Context, org string) error {
 		}
 	}
 	return nil
+}
+
+// register makes sure botauth knows the bot: packages deployed to storage
+// are bots of their organisation, public unless config.csv says
+// public,false. A failure is logged; the package stays loaded.
+func (s *Server) register(ctx context.Context, org, bot string, config map[string]string) {
+	if s.auth == nil {
+		return
+	}
+	title := config["bot-name"]
+	if title == "" {
+		title = bot
+	}
+	public := !strings.EqualFold(strings.TrimSpace(config["public"]), "false")
+	_, err := s.auth.EnsureBot(authz.ForOrg(ctx, org), &authv1.EnsureBotRequest{OrgId: org, Name: bot, Title: title, Public: public})
+	if err != nil {
+		s.log.Warn("bot not registered with botauth", "org", org, "bot", bot, "err", err)
+	}
+}
+
+// FileChanged reloads the bot when one of the files botauto reads changed
+// or disappeared in storage (botdrive's events).
+func (s *Server) FileChanged(ctx context.Context, org, bot, path string) error {
+	if !bots.ValidName(bot) || !bots.Relevant(bot, path) {
+		return nil
+	}
+	_, err := s.load(ctx, org, bot)
+	if errors.Is(err, bots.ErrNotFound) {
+		return nil
+	}
+	return err
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/botserver-go/botserver-go/botauto/runtime"
 	"github.com/botserver-go/botserver-go/botauto/store"
 	"github.com/botserver-go/botserver-go/botstate/authz"
+	authv1 "github.com/botserver-go/botserver-go/proto/bot/auth/v1"
 	autov1 "github.com/botserver-go/botserver-go/proto/bot/auto/v1"
 )
 
@@ -32,7 +33,10 @@ type Options struct {
 	Log      *slog.Logger
 	HTTP     *runtime.HTTP // nil: HTTP keywords are not available
 	Limits   vm.Limits
-	Services vm.Host // keywords of other services; nil: not available
+	Services *runtime.Services // keywords of other services; nil: not available
+	// Auth registers bots found in storage in botauth's registry (so
+	// visitors can open sessions with public ones); nil skips it.
+	Auth authv1.AuthServiceClient
 }
 
 // Server implements autov1.AutoServiceServer.
@@ -43,7 +47,8 @@ type Server struct {
 	log      *slog.Logger
 	http     *runtime.HTTP
 	limits   vm.Limits
-	services vm.Host
+	services *runtime.Services
+	auth     authv1.AuthServiceClient
 
 	mu       sync.Mutex
 	lives    map[liveKey]*live
@@ -56,17 +61,21 @@ func New(o Options) *Server {
 		o.Log = slog.Default()
 	}
 	return &Server{store: o.Store, source: o.Source, log: o.Log, http: o.HTTP, limits: o.Limits,
-		services: o.Services, lives: map[liveKey]*live{}, programs: map[progKey]*vm.Program{}}
+		services: o.Services, auth: o.Auth, lives: map[liveKey]*live{}, programs: map[progKey]*vm.Program{}}
 }
 
 // Policy says who may call each method.
 var Policy = authz.Policy{
-	autov1.AutoService_Converse_FullMethodName:  {Permission: "chat:use", Kinds: []authz.Kind{authz.KindService, authz.KindUser, authz.KindAPIKey}},
-	autov1.AutoService_RunTool_FullMethodName:   {Permission: "chat:use", Kinds: []authz.Kind{authz.KindService, authz.KindUser, authz.KindAPIKey}},
-	autov1.AutoService_ListTools_FullMethodName: {Permission: "bots:read"},
-	autov1.AutoService_GetBot_FullMethodName:    {Permission: "bots:read"},
-	autov1.AutoService_Compile_FullMethodName:   {Permission: "bots:write"},
-	autov1.AutoService_LoadBot_FullMethodName:   {Permission: "bots:write"},
+	autov1.AutoService_Converse_FullMethodName:     {Permission: "chat:use", Kinds: []authz.Kind{authz.KindService, authz.KindUser, authz.KindAPIKey}},
+	autov1.AutoService_RunTool_FullMethodName:      {Permission: "chat:use", Kinds: []authz.Kind{authz.KindService, authz.KindUser, authz.KindAPIKey}},
+	autov1.AutoService_ListTools_FullMethodName:    {Permission: "bots:read"},
+	autov1.AutoService_GetBot_FullMethodName:       {Permission: "bots:read"},
+	autov1.AutoService_Compile_FullMethodName:      {Permission: "bots:write"},
+	autov1.AutoService_LoadBot_FullMethodName:      {Permission: "bots:write"},
+	autov1.AutoService_ListMemories_FullMethodName: {Permission: "bots:read"},
+	autov1.AutoService_SetMemory_FullMethodName:    {Permission: "bots:write"},
+	autov1.AutoService_ListTables_FullMethodName:   {Permission: "bots:read"},
+	autov1.AutoService_QueryTable_FullMethodName:   {Permission: "bots:read"},
 }
 
 var conversationID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -168,7 +177,7 @@ func (s *Server) turn(ctx context.Context, org string, req *autov1.ConverseReque
 		conv.State, conv.ExpiresAt, changed = nil, nil, true
 	}
 	host := &runtime.Host{
-		Turn:  runtime.Turn{Org: org, Bot: req.Bot, User: req.UserId, Conversation: req.ConversationId, Config: l.config, Tables: l.tables},
+		Turn:  runtime.Turn{Org: org, Bot: req.Bot, User: req.UserId, Conversation: req.ConversationId, Config: l.config, Tables: l.tables, Prompt: l.prompt},
 		Store: s.store, HTTP: s.http, Services: s.services,
 	}
 	opts := vm.Options{Host: host, Limits: s.limits, Log: func(line string) {
@@ -287,7 +296,7 @@ func (s *Server) RunTool(ctx context.Context, req *autov1.RunToolRequest) (*auto
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	host := &runtime.Host{
-		Turn:  runtime.Turn{Org: id.OrgID, Bot: req.Bot, User: req.UserId, Conversation: req.ConversationId, Config: l.config, Tables: l.tables},
+		Turn:  runtime.Turn{Org: id.OrgID, Bot: req.Bot, User: req.UserId, Conversation: req.ConversationId, Config: l.config, Tables: l.tables, Prompt: l.prompt},
 		Store: s.store, HTTP: s.http, Services: s.services,
 	}
 	res := vm.Run(ctx, l.programs[t.Name+".bas"], vm.Options{Host: host, Limits: s.limits, Vars: merge(l.vars, args)})

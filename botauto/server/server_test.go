@@ -181,6 +181,17 @@ RETURN r
 	if err != nil || tr.end.Status != autov1.TurnStatus_TURN_STATUS_WAITING {
 		t.Fatalf("interactive tool: %+v %v", tr.end, err)
 	}
+	e.script("shop", "daily.bas", "SET SCHEDULE \"0 9 * * *\"\nON EMAIL \"orders@shop.test\" SUBJECT \"order\"\nTALK \"report\"\n")
+	if err := r.srv.Reload(context.Background(), orgA); err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.client.GetBot(ctx, &autov1.GetBotRequest{Bot: "shop"})
+	if err != nil || len(b.Bot.Triggers) != 2 {
+		t.Fatalf("triggers = %v, %v", b.GetBot().GetTriggers(), err)
+	}
+	if tr := b.Bot.Triggers[1]; tr.Keyword != "ON EMAIL" || tr.Args[0] != "orders@shop.test" || tr.Clauses["SUBJECT"] != "order" || tr.Line != 2 {
+		t.Fatalf("trigger = %+v", tr)
+	}
 	cr, err := r.client.Compile(ctx, &autov1.CompileRequest{Name: "x.bas", Source: "TALK (1 +\nFOR i = 1 TO\n"})
 	if err != nil || cr.Ok || len(cr.Diagnostics) < 2 {
 		t.Fatalf("compile = %+v, %v (want several diagnostics)", cr, err)
@@ -206,8 +217,24 @@ TALK v + " " + c + " " + m
 	if got := r.say(t, ctx, "shop", "c2", "hi").talk(); !slices.Equal(got, []string{"2 blue a@b.c"}) {
 		t.Fatalf("second = %q", got)
 	}
+	ms, err := r.client.ListMemories(ctx, &autov1.ListMemoriesRequest{Bot: "shop", Scope: "user", Owner: "u1"})
+	if err != nil || len(ms.Memories) != 2 || ms.Memories[0].Key != "color" || ms.Memories[1].ValueJson != `"a@b.c"` {
+		t.Fatalf("memories = %v, %v", ms, err)
+	}
+	if _, err := r.client.SetMemory(ctx, &autov1.SetMemoryRequest{Bot: "shop", Scope: "bot", Key: "visits", ValueJson: "41"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.say(t, ctx, "shop", "c3", "hi").talk(); !slices.Equal(got, []string{"42 blue a@b.c"}) {
+		t.Fatalf("after SetMemory = %q", got)
+	}
+	if _, err := r.client.SetMemory(ctx, &autov1.SetMemoryRequest{Bot: "shop", Scope: "user", Key: "k", ValueJson: "1"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("user memory without owner: %v", err)
+	}
+	if ms, _ := r.client.ListMemories(as(orgB), &autov1.ListMemoriesRequest{Bot: "shop", Scope: "user", Owner: "u1"}); len(ms.GetMemories()) != 0 {
+		t.Fatalf("other org sees memories: %v", ms)
+	}
 	// Another organisation sees neither the bot nor its conversations.
-	_, err := r.converse(as(orgB), &autov1.ConverseRequest{Bot: "shop", ConversationId: "c1", Input: "hi"})
+	_, err = r.converse(as(orgB), &autov1.ConverseRequest{Bot: "shop", ConversationId: "c1", Input: "hi"})
 	if status.Code(err) != codes.NotFound {
 		t.Fatalf("other org: %v, want NotFound", err)
 	}

@@ -4,6 +4,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	autov1 "github.com/botserver-go/botserver-go/proto/bot/auto/v1"
 )
 
 func TestBotTables(t *testing.T) {
@@ -59,6 +64,20 @@ TALK "left " + LEN(FIND ALL("stores"))
 		if !strings.Contains(got[6+i], sub) {
 			t.Errorf("line %d = %q, want %q", 6+i, got[6+i], sub)
 		}
+	}
+	lt, err := r.client.ListTables(ctx, &autov1.ListTablesRequest{Bot: "shop"})
+	if err != nil || len(lt.Tables) != 1 || len(lt.Tables[0].Fields) != 4 || lt.Tables[0].Fields[0].MaxLength != 20 {
+		t.Fatalf("tables = %v, %v", lt, err)
+	}
+	q, err := r.client.QueryTable(ctx, &autov1.QueryTableRequest{Bot: "shop", Table: "stores", Filter: "bikes >= 1"})
+	if err != nil || len(q.RowsJson) != 1 || !strings.Contains(q.RowsJson[0], `"city":"Lisbon"`) {
+		t.Fatalf("query = %v, %v", q, err)
+	}
+	if _, err := r.client.QueryTable(ctx, &autov1.QueryTableRequest{Bot: "shop", Table: "stores", Filter: "x=1"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("bad filter: %v", err)
+	}
+	if _, err := r.client.QueryTable(as(orgB), &autov1.QueryTableRequest{Bot: "shop", Table: "stores"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("other org: %v", err)
 	}
 	// The rows are the organisation's: another org's bot of the same name sees none.
 	var n int

@@ -54,3 +54,39 @@ func (s *Store) GetMemory(ctx context.Context, org, bot, scope, owner, key strin
 	}
 	return v, err
 }
+
+// Memory is one stored memory.
+type Memory struct {
+	Key       string
+	Value     json.RawMessage
+	ExpiresAt *time.Time
+	UpdatedAt time.Time
+}
+
+// ListMemories returns the live memories of one scope and owner, by key.
+func (s *Store) ListMemories(ctx context.Context, org, bot, scope, owner string) ([]Memory, error) {
+	var out []Memory
+	err := pg.InOrg(ctx, s.pool, org, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT key, value, expires_at, updated_at FROM auto.memories
+			WHERE org_id = $1 AND bot = $2 AND scope = $3 AND owner = $4
+			AND (expires_at IS NULL OR expires_at > now()) ORDER BY key LIMIT 1000`, org, bot, scope, owner)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Memory, error) {
+			var m Memory
+			return m, r.Scan(&m.Key, &m.Value, &m.ExpiresAt, &m.UpdatedAt)
+		})
+		return err
+	})
+	return out, err
+}
+
+// DeleteMemory removes one memory.
+func (s *Store) DeleteMemory(ctx context.Context, org, bot, scope, owner, key string) error {
+	return pg.InOrg(ctx, s.pool, org, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM auto.memories WHERE org_id = $1 AND bot = $2 AND scope = $3 AND owner = $4 AND key = $5`,
+			org, bot, scope, owner, key)
+		return err
+	})
+}

@@ -22,7 +22,8 @@
 //     replicas on Redis); /healthz and /readyz are exempt so probes never
 //     fail because of traffic.
 //  7. body limit: 413 up front on a too-large Content-Length, and a
-//     MaxBytesReader for bodies of unknown length.
+//     MaxBytesReader for bodies of unknown length; MaxBodyBytes, or the
+//     route's own limit when it was mounted with HandleLimit.
 //  8. routing: routes mounted with Handle, then JSON 404 for unknown /api/
 //     paths, JSON 405 with Allow for a known path and wrong method, and the
 //     static web root for the rest.
@@ -113,6 +114,7 @@ type Gateway struct {
 	ready     func() bool
 	metrics   *metrics
 	mux       *http.ServeMux
+	limits    map[string]int64 // body limits of routes mounted with HandleLimit, by pattern
 	static    http.Handler
 	handler   http.Handler
 	healthTTL time.Duration
@@ -136,6 +138,7 @@ func New(o Options) (*Gateway, error) {
 		backends:  append([]Backend(nil), o.Backends...),
 		ready:     o.Ready,
 		mux:       http.NewServeMux(),
+		limits:    map[string]int64{},
 		healthTTL: healthCacheFor,
 	}
 	if g.log == nil {
@@ -198,6 +201,15 @@ func New(o Options) (*Gateway, error) {
 // Handle mounts an API route (http.ServeMux pattern syntax, e.g.
 // "POST /api/v1/chat/{id}") behind the middleware chain.
 func (g *Gateway) Handle(pattern string, h http.Handler) { g.mux.Handle(pattern, h) }
+
+// HandleLimit is Handle with a body limit of its own instead of
+// MaxBodyBytes, for routes that take large bodies (file uploads). A limit
+// <= 0 means none: the handler bounds what it reads itself. Every other
+// route keeps MaxBodyBytes.
+func (g *Gateway) HandleLimit(pattern string, maxBody int64, h http.Handler) {
+	g.mux.Handle(pattern, h)
+	g.limits[pattern] = maxBody
+}
 
 // HandleFunc is Handle for a function.
 func (g *Gateway) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -381,6 +382,46 @@ func TestBodyLimit(t *testing.T) {
 		t.Fatalf("small chunked body: %d %s", r.StatusCode, r.body)
 	}
 	expectError(t, chunked("/api/json", `{"a":`), http.StatusBadRequest, gateway.CodeBadRequest)
+}
+
+// Routes mounted with HandleLimit have their own body limit (uploads);
+// every other route keeps MaxBodyBytes.
+func TestPerRouteBodyLimit(t *testing.T) {
+	count := func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				gateway.WriteError(w, http.StatusRequestEntityTooLarge, gateway.CodePayloadTooLarge, "too large")
+				return
+			}
+			gateway.WriteError(w, http.StatusBadRequest, gateway.CodeBadRequest, err.Error())
+			return
+		}
+		gateway.WriteJSON(w, http.StatusOK, map[string]int64{"n": n})
+	}
+	e := start(t, gateway.Options{MaxBodyBytes: 1024}, func(g *gateway.Gateway) {
+		g.HandleFunc("POST /api/small", count)
+		g.HandleLimit("PUT /api/upload/{name}", 64<<10, http.HandlerFunc(count))
+		g.HandleLimit("PUT /api/stream/{name}", 0, http.HandlerFunc(count))
+	})
+	body := func(n int) io.Reader { return strings.NewReader(strings.Repeat("x", n)) }
+	chunked := func(path string, n int) resp {
+		req, _ := http.NewRequest("PUT", e.srv.URL+path, io.MultiReader(body(n)))
+		req.ContentLength = -1
+		return doReq(t, e.srv.Client(), req)
+	}
+	expectError(t, e.do(t, "POST", "/api/small", body(2048)), http.StatusRequestEntityTooLarge, gateway.CodePayloadTooLarge)
+	if r := e.do(t, "PUT", "/api/upload/a", body(32<<10)); r.StatusCode != 200 || !strings.Contains(r.body, `"n":32768`) {
+		t.Fatalf("upload within its own limit: %d %s", r.StatusCode, r.body)
+	}
+	expectError(t, e.do(t, "PUT", "/api/upload/a", body(65<<10)), http.StatusRequestEntityTooLarge, gateway.CodePayloadTooLarge)
+	expectError(t, chunked("/api/upload/a", 65<<10), http.StatusRequestEntityTooLarge, gateway.CodePayloadTooLarge)
+	if r := chunked("/api/stream/a", 1<<20); r.StatusCode != 200 || !strings.Contains(r.body, `"n":1048576`) {
+		t.Fatalf("unlimited route: %d %s", r.StatusCode, r.body)
+	}
+	// An unknown route still gets the default limit (and its 404).
+	expectError(t, e.do(t, "POST", "/api/nothing", body(2048)), http.StatusRequestEntityTooLarge, gateway.CodePayloadTooLarge)
 }
 
 func TestRateLimit(t *testing.T) {

@@ -346,16 +346,28 @@ func clientKey(a netip.Addr) string {
 // limitBody is layer 7.
 func (g *Gateway) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > g.maxBody {
+		limit := g.maxBody
+		if len(g.limits) > 0 {
+			if _, pattern := g.mux.Handler(r); pattern != "" {
+				if l, ok := g.limits[pattern]; ok {
+					limit = l
+				}
+			}
+		}
+		if limit <= 0 { // a route that bounds its body itself
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.ContentLength > limit {
 			WriteError(w, http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
-				"request body is larger than "+strconv.FormatInt(g.maxBody, 10)+" bytes")
+				"request body is larger than "+strconv.FormatInt(limit, 10)+" bytes")
 			return
 		}
 		st := stateOf(r)
 		if r.Body != nil && r.Body != http.NoBody {
 			// The server's own writer, so net/http closes the connection
 			// after the response instead of reading the rest of the body.
-			r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(st.raw, r.Body, g.maxBody), st: st}
+			r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(st.raw, r.Body, limit), st: st}
 		}
 		next.ServeHTTP(w, r)
 		// A handler that hit the limit but answered nothing still gets a 413.

@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/botserver-go/botserver-go/botstate/authz"
 	"log/slog"
 	"net"
 	"os"
@@ -26,7 +25,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/botserver-go/botserver-go/botstate/authz"
 	"github.com/botserver-go/botserver-go/botstate/cache"
 	"github.com/botserver-go/botserver-go/botstate/config"
 	"github.com/botserver-go/botserver-go/botstate/events"
@@ -74,6 +76,11 @@ type Env struct {
 	Clients *grpcx.Clients // connections to other services by name ("botauth")
 	Metrics *prometheus.Registry
 	Ready   func() bool // true between start and the beginning of the drain
+	// Auth verifies tokens: it guards every gRPC method of the process and
+	// wraps HTTP handlers with Auth.HTTP(rule, h).
+	Auth *authz.Guard
+	// AuthSettings are the AUTH_* settings (issuer, JWKS source).
+	AuthSettings *authz.Settings
 
 	runner *lifecycle.Runner
 }
@@ -134,7 +141,8 @@ func Run(ctx context.Context, args []string, opts Options, services ...*Service)
 		return errors.New("no services to run")
 	}
 	base := &config.Base{}
-	targets := []any{base}
+	auth := &authz.Settings{}
+	targets := []any{base, auth}
 	for _, s := range services {
 		if s.Settings != nil {
 			targets = append(targets, s.Settings)
@@ -168,13 +176,13 @@ func Run(ctx context.Context, args []string, opts Options, services ...*Service)
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return serve(ctx, log, base, opts, services)
+	return serve(ctx, log, base, auth, opts, services)
 }
 
 // SettingsTable documents the settings of the given services as Markdown:
 // the shared ones first, then each service's own.
 func SettingsTable(services ...*Service) string {
-	groups := [][]config.Setting{config.Describe(&config.Base{}), {{Name: config.FileVar, Description: "Optional YAML file of settings (a flat map of the names below); the environment wins over it."}}}
+	groups := [][]config.Setting{config.Describe(&config.Base{}), config.Describe(&authz.Settings{}), {{Name: config.FileVar, Description: "Optional YAML file of settings (a flat map of the names below); the environment wins over it."}}}
 	for _, s := range services {
 		if s.Settings != nil {
 			groups = append(groups, config.Describe(s.Settings))
@@ -203,7 +211,7 @@ func migrateAll(ctx context.Context, log *slog.Logger, base *config.Base, servic
 	return nil
 }
 
-func serve(ctx context.Context, log *slog.Logger, base *config.Base, opts Options, services []*Service) (err error) {
+func serve(ctx context.Context, log *slog.Logger, base *config.Base, authSettings *authz.Settings, opts Options, services []*Service) (err error) {
 	name := binaryName(services)
 	ready := &lifecycle.Flag{}
 	r := &lifecycle.Runner{Log: log, DrainDelay: base.DrainDelay, Timeout: base.ShutdownTimeout}
@@ -246,7 +254,18 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, opts Option
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gs := grpcx.NewServer(grpcx.ServerOptions{Log: log, DefaultTimeout: base.GRPCTimeout, Metrics: reg})
+	var clients *grpcx.Clients // set below, once the gRPC address is known
+	guard, tokens, err := newGuard(log, name, base, authSettings, func() *grpcx.Clients { return clients })
+	if err != nil {
+		return err
+	}
+	for _, s := range services {
+		if err := guard.Add(s.Policy); err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+	}
+	gs := grpcx.NewServer(grpcx.ServerOptions{Log: log, DefaultTimeout: base.GRPCTimeout, Metrics: reg,
+		Unary: []grpc.UnaryServerInterceptor{guard.UnaryServerInterceptor()}, Stream: []grpc.StreamServerInterceptor{guard.StreamServerInterceptor()}})
 	grpcAddr, err := gs.Listen(base.GRPCAddr)
 	if err != nil {
 		return err
@@ -256,7 +275,7 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, opts Option
 	if err != nil {
 		return err
 	}
-	clients := grpcx.NewClients(base.Addrs, base.GRPCTimeout)
+	clients = grpcx.NewClients(base.Addrs, base.GRPCTimeout, tokens.DialOptions()...)
 	self := dialable(grpcAddr)
 	for _, s := range services {
 		clients.SetAddr(s.Name, self)
@@ -276,7 +295,8 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, opts Option
 			gs.AddHealthName(s.Health)
 		}
 		env := &Env{Service: s, Base: base, Log: log.With("service", s.Name), Cache: c, Bus: bus,
-			GRPC: gs.GRPC, Clients: clients, Metrics: reg, Ready: ready.Ready, runner: r}
+			GRPC: gs.GRPC, Clients: clients, Metrics: reg, Ready: ready.Ready, runner: r,
+			Auth: guard, AuthSettings: authSettings}
 		if len(s.Schemas) > 0 {
 			env.DB = pool
 		}
@@ -299,6 +319,49 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, opts Option
 	}
 	log.Info("serving", "grpc", grpcAddr.String(), "ops", opsAddr.String(), "services", names(services), "version", Version)
 	return r.Wait(ctx)
+}
+
+// jwksMethod is botauth's GetJwks. Its response is wire-compatible with
+// StringValue, so botstate does not import botauth's proto package.
+const jwksMethod = "/bot.auth.v1.AuthService/GetJwks"
+
+// newGuard builds the process's token verifier and its service tokens.
+func newGuard(log *slog.Logger, name string, base *config.Base, s *authz.Settings, clients func() *grpcx.Clients) (*authz.Guard, *authz.ServiceTokens, error) {
+	var key *authz.Key
+	var err error
+	if s.ServiceKey != "" {
+		key, err = authz.ParseServiceKey(s.ServiceKey)
+	} else {
+		if key, err = authz.NewKey(); err == nil {
+			key.ID = "svc-" + key.ID
+		}
+		if len(base.Addrs) > 0 {
+			log.Warn("AUTH_SERVICE_KEY is not set: services in other processes (SERVICE_ADDRS) will refuse this process's calls")
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := func(ctx context.Context) ([]byte, error) {
+		cc, err := clients().Conn("botauth")
+		if err != nil {
+			return nil, fmt.Errorf("set AUTH_JWKS, or run botauth in this process or list it in SERVICE_ADDRS: %w", err)
+		}
+		var out wrapperspb.StringValue
+		if err := cc.Invoke(ctx, jwksMethod, &emptypb.Empty{}, &out); err != nil {
+			return nil, fmt.Errorf("botauth GetJwks: %w", err)
+		}
+		return []byte(out.Value), nil
+	}
+	static, err := s.StaticJWKS()
+	if err != nil {
+		return nil, nil, err
+	}
+	if static != nil {
+		keys = authz.StaticKeys(static)
+	}
+	v := authz.NewVerifier(authz.VerifierOptions{Issuer: s.Issuer, Keys: keys, Refresh: s.JWKSRefresh, ServiceKeys: []*authz.Key{key}})
+	return authz.NewGuard(v), authz.NewServiceTokens(name, s.Issuer, key), nil
 }
 
 // addEvents gives the service its event stream and, when it owns a schema,

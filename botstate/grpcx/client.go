@@ -21,9 +21,9 @@ const roundRobin = `{"loadBalancingConfig":[{"round_robin":{}}]}`
 
 // Dial returns a client connection with tracing, round-robin balancing and a
 // default deadline for calls made without one. Connections are lazy: Dial
-// does not block.
-func Dial(addr string, defaultTimeout time.Duration) (*grpc.ClientConn, error) {
-	return grpc.NewClient(addr,
+// does not block. opts add to the defaults (e.g. authz service tokens).
+func Dial(addr string, defaultTimeout time.Duration, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	return grpc.NewClient(addr, append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultServiceConfig(roundRobin),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
@@ -39,7 +39,7 @@ func Dial(addr string, defaultTimeout time.Duration) (*grpc.ClientConn, error) {
 			}
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}),
-	)
+	}, opts...)...)
 }
 
 // Clients hands out one shared connection per service name. In the
@@ -47,14 +47,16 @@ func Dial(addr string, defaultTimeout time.Duration) (*grpc.ClientConn, error) {
 // listener, so calls take the same gRPC path as between pods.
 type Clients struct {
 	timeout time.Duration
+	opts    []grpc.DialOption
 	mu      sync.Mutex
 	addrs   map[string]string
 	conns   map[string]*grpc.ClientConn
 }
 
-// NewClients maps service names (e.g. "botchat") to addresses.
-func NewClients(addrs map[string]string, defaultTimeout time.Duration) *Clients {
-	c := &Clients{timeout: defaultTimeout, addrs: map[string]string{}, conns: map[string]*grpc.ClientConn{}}
+// NewClients maps service names (e.g. "botchat") to addresses; opts are
+// added to every connection's Dial.
+func NewClients(addrs map[string]string, defaultTimeout time.Duration, opts ...grpc.DialOption) *Clients {
+	c := &Clients{timeout: defaultTimeout, opts: opts, addrs: map[string]string{}, conns: map[string]*grpc.ClientConn{}}
 	for k, v := range addrs {
 		c.addrs[k] = v
 	}
@@ -92,7 +94,7 @@ func (c *Clients) Conn(name string) (*grpc.ClientConn, error) {
 	if !ok || addr == "" {
 		return nil, status.Errorf(codes.Unavailable, "%s is not available: it does not run in this process and SERVICE_ADDRS has no address for it", name)
 	}
-	cc, err := Dial(addr, c.timeout)
+	cc, err := Dial(addr, c.timeout, c.opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s at %s: %w", name, addr, err)
 	}

@@ -34,6 +34,11 @@ type ServerOptions struct {
 	Log            *slog.Logger
 	DefaultTimeout time.Duration         // applied to calls that arrive without a deadline
 	Metrics        prometheus.Registerer // optional
+	// Unary and Stream run last, just before the handler, after logging and
+	// recovery (so their refusals are logged and counted): the app
+	// framework puts the authz Guard here.
+	Unary  []grpc.UnaryServerInterceptor
+	Stream []grpc.StreamServerInterceptor
 }
 
 // Server is a gRPC server with health and reflection registered. Every
@@ -89,6 +94,8 @@ func NewServer(o ServerOptions) *Server {
 	stream = append(stream,
 		logging.StreamServerInterceptor(slogAdapter(log), logOpts...),
 		recovery.StreamServerInterceptor(rec))
+	unary = append(unary, o.Unary...)
+	stream = append(stream, o.Stream...)
 	s := &Server{
 		GRPC: grpc.NewServer(
 			grpc.StatsHandler(otelgrpc.NewServerHandler()),

@@ -971,7 +971,17 @@ func (p *parser) tableStmt() Stmt {
 			f.Name = p.ident("of a field").Name
 			p.expectWord("AS", "after the field name")
 			f.Type = strings.ToUpper(p.ident("of the field type").Name)
-			for !p.atTerminator() { // sizes and options, e.g. (100) or KEY, are kept by the table service
+			// A size stays in the type ("STRING(100)"); other options
+			// (e.g. KEY) are skipped.
+			if p.isOp("(") {
+				for !p.atTerminator() && !p.isOp(")") {
+					f.Type += p.next().Text
+				}
+				if p.isOp(")") {
+					f.Type += p.next().Text
+				}
+			}
+			for !p.atTerminator() {
 				p.next()
 			}
 			s.Fields = append(s.Fields, f)

@@ -9,7 +9,9 @@ package authv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,21 +22,4973 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Tokens are what a login, refresh or invitation acceptance returns.
+type Tokens struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccessToken   string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	TokenType     string                 `protobuf:"bytes,2,opt,name=token_type,json=tokenType,proto3" json:"token_type,omitempty"`  // "Bearer"
+	ExpiresIn     int64                  `protobuf:"varint,3,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"` // seconds
+	RefreshToken  string                 `protobuf:"bytes,4,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	OrgId         string                 `protobuf:"bytes,5,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tokens) Reset() {
+	*x = Tokens{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tokens) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tokens) ProtoMessage() {}
+
+func (x *Tokens) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tokens.ProtoReflect.Descriptor instead.
+func (*Tokens) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Tokens) GetAccessToken() string {
+	if x != nil {
+		return x.AccessToken
+	}
+	return ""
+}
+
+func (x *Tokens) GetTokenType() string {
+	if x != nil {
+		return x.TokenType
+	}
+	return ""
+}
+
+func (x *Tokens) GetExpiresIn() int64 {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return 0
+}
+
+func (x *Tokens) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+func (x *Tokens) GetOrgId() string {
+	if x != nil {
+		return x.OrgId
+	}
+	return ""
+}
+
+type User struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	DisplayName   string                 `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Status        string                 `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"` // active, disabled
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *User) Reset() {
+	*x = User{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *User) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*User) ProtoMessage() {}
+
+func (x *User) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use User.ProtoReflect.Descriptor instead.
+func (*User) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *User) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *User) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *User) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *User) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *User) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+type Org struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Slug          string                 `protobuf:"bytes,2,opt,name=slug,proto3" json:"slug,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Org) Reset() {
+	*x = Org{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Org) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Org) ProtoMessage() {}
+
+func (x *Org) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Org.ProtoReflect.Descriptor instead.
+func (*Org) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Org) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Org) GetSlug() string {
+	if x != nil {
+		return x.Slug
+	}
+	return ""
+}
+
+func (x *Org) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Org) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+type Membership struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Org           *Org                   `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	Roles         []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Membership) Reset() {
+	*x = Membership{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Membership) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Membership) ProtoMessage() {}
+
+func (x *Membership) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Membership.ProtoReflect.Descriptor instead.
+func (*Membership) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Membership) GetOrg() *Org {
+	if x != nil {
+		return x.Org
+	}
+	return nil
+}
+
+func (x *Membership) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+type Member struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Roles         []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	JoinedAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=joined_at,json=joinedAt,proto3" json:"joined_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Member) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *Member) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *Member) GetJoinedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.JoinedAt
+	}
+	return nil
+}
+
+type Role struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Permissions   []string               `protobuf:"bytes,3,rep,name=permissions,proto3" json:"permissions,omitempty"`
+	Builtin       bool                   `protobuf:"varint,4,opt,name=builtin,proto3" json:"builtin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Role) Reset() {
+	*x = Role{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Role) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Role) ProtoMessage() {}
+
+func (x *Role) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Role.ProtoReflect.Descriptor instead.
+func (*Role) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Role) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Role) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Role) GetPermissions() []string {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+func (x *Role) GetBuiltin() bool {
+	if x != nil {
+		return x.Builtin
+	}
+	return false
+}
+
+type Invitation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	AcceptedAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Invitation) Reset() {
+	*x = Invitation{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Invitation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Invitation) ProtoMessage() {}
+
+func (x *Invitation) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Invitation.ProtoReflect.Descriptor instead.
+func (*Invitation) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Invitation) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Invitation) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Invitation) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *Invitation) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *Invitation) GetAcceptedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcceptedAt
+	}
+	return nil
+}
+
+func (x *Invitation) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+type ApiKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Prefix        string                 `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"` // first characters of the key, to recognise it
+	Permissions   []string               `protobuf:"bytes,4,rep,name=permissions,proto3" json:"permissions,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	RevokedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiKey) Reset() {
+	*x = ApiKey{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiKey) ProtoMessage() {}
+
+func (x *ApiKey) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
+func (*ApiKey) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ApiKey) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ApiKey) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApiKey) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *ApiKey) GetPermissions() []string {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+func (x *ApiKey) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *ApiKey) GetRevokedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return nil
+}
+
+func (x *ApiKey) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+type Bot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	OrgId         string                 `protobuf:"bytes,2,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"` // slug, immutable: [a-z0-9][a-z0-9-]{0,62}
+	Title         string                 `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	Public        bool                   `protobuf:"varint,5,opt,name=public,proto3" json:"public,omitempty"`
+	Status        string                 `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"` // active, disabled
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Bot) Reset() {
+	*x = Bot{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Bot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Bot) ProtoMessage() {}
+
+func (x *Bot) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Bot.ProtoReflect.Descriptor instead.
+func (*Bot) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Bot) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Bot) GetOrgId() string {
+	if x != nil {
+		return x.OrgId
+	}
+	return ""
+}
+
+func (x *Bot) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Bot) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Bot) GetPublic() bool {
+	if x != nil {
+		return x.Public
+	}
+	return false
+}
+
+func (x *Bot) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Bot) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Bot) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+// Identity is a verified caller as the token-verifying interceptor sees it.
+type Identity struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"` // user, visitor, apikey, service
+	Subject       string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	OrgId         string                 `protobuf:"bytes,3,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	BotId         string                 `protobuf:"bytes,4,opt,name=bot_id,json=botId,proto3" json:"bot_id,omitempty"`
+	SessionId     string                 `protobuf:"bytes,5,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Roles         []string               `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
+	Permissions   []string               `protobuf:"bytes,7,rep,name=permissions,proto3" json:"permissions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Identity) Reset() {
+	*x = Identity{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Identity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Identity) ProtoMessage() {}
+
+func (x *Identity) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Identity.ProtoReflect.Descriptor instead.
+func (*Identity) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Identity) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Identity) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Identity) GetOrgId() string {
+	if x != nil {
+		return x.OrgId
+	}
+	return ""
+}
+
+func (x *Identity) GetBotId() string {
+	if x != nil {
+		return x.BotId
+	}
+	return ""
+}
+
+func (x *Identity) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *Identity) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *Identity) GetPermissions() []string {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+type LoginRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Email    string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	Password string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	// Organisation slug to log in to; empty: the user's first organisation.
+	Org           string `protobuf:"bytes,3,opt,name=org,proto3" json:"org,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginRequest) Reset() {
+	*x = LoginRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginRequest) ProtoMessage() {}
+
+func (x *LoginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
+func (*LoginRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LoginRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *LoginRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *LoginRequest) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+type LoginResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        *Tokens                `protobuf:"bytes,1,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	User          *User                  `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginResponse) Reset() {
+	*x = LoginResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginResponse) ProtoMessage() {}
+
+func (x *LoginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
+func (*LoginResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LoginResponse) GetTokens() *Tokens {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+func (x *LoginResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+type RefreshRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RefreshToken  string                 `protobuf:"bytes,1,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshRequest) Reset() {
+	*x = RefreshRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshRequest) ProtoMessage() {}
+
+func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
+func (*RefreshRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RefreshRequest) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+type RefreshResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        *Tokens                `protobuf:"bytes,1,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshResponse) Reset() {
+	*x = RefreshResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshResponse) ProtoMessage() {}
+
+func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshResponse.ProtoReflect.Descriptor instead.
+func (*RefreshResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RefreshResponse) GetTokens() *Tokens {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type LogoutRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RefreshToken  string                 `protobuf:"bytes,1,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutRequest) Reset() {
+	*x = LogoutRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutRequest) ProtoMessage() {}
+
+func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
+func (*LogoutRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *LogoutRequest) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+type LogoutResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutResponse) Reset() {
+	*x = LogoutResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutResponse) ProtoMessage() {}
+
+func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
+func (*LogoutResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{15}
+}
+
+type ExchangeApiKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKey        string                 `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExchangeApiKeyRequest) Reset() {
+	*x = ExchangeApiKeyRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExchangeApiKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExchangeApiKeyRequest) ProtoMessage() {}
+
+func (x *ExchangeApiKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExchangeApiKeyRequest.ProtoReflect.Descriptor instead.
+func (*ExchangeApiKeyRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ExchangeApiKeyRequest) GetApiKey() string {
+	if x != nil {
+		return x.ApiKey
+	}
+	return ""
+}
+
+type ExchangeApiKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        *Tokens                `protobuf:"bytes,1,opt,name=tokens,proto3" json:"tokens,omitempty"` // no refresh token
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExchangeApiKeyResponse) Reset() {
+	*x = ExchangeApiKeyResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExchangeApiKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExchangeApiKeyResponse) ProtoMessage() {}
+
+func (x *ExchangeApiKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExchangeApiKeyResponse.ProtoReflect.Descriptor instead.
+func (*ExchangeApiKeyResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ExchangeApiKeyResponse) GetTokens() *Tokens {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type CreateVisitorSessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"` // bot name
+	// Organisation slug; empty: the default organisation.
+	Org           string `protobuf:"bytes,2,opt,name=org,proto3" json:"org,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateVisitorSessionRequest) Reset() {
+	*x = CreateVisitorSessionRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateVisitorSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateVisitorSessionRequest) ProtoMessage() {}
+
+func (x *CreateVisitorSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateVisitorSessionRequest.ProtoReflect.Descriptor instead.
+func (*CreateVisitorSessionRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CreateVisitorSessionRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *CreateVisitorSessionRequest) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+type CreateVisitorSessionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Token         string                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	ExpiresIn     int64                  `protobuf:"varint,3,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"`
+	BotId         string                 `protobuf:"bytes,4,opt,name=bot_id,json=botId,proto3" json:"bot_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateVisitorSessionResponse) Reset() {
+	*x = CreateVisitorSessionResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateVisitorSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateVisitorSessionResponse) ProtoMessage() {}
+
+func (x *CreateVisitorSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateVisitorSessionResponse.ProtoReflect.Descriptor instead.
+func (*CreateVisitorSessionResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CreateVisitorSessionResponse) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *CreateVisitorSessionResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *CreateVisitorSessionResponse) GetExpiresIn() int64 {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return 0
+}
+
+func (x *CreateVisitorSessionResponse) GetBotId() string {
+	if x != nil {
+		return x.BotId
+	}
+	return ""
+}
+
+type GetJwksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJwksRequest) Reset() {
+	*x = GetJwksRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJwksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJwksRequest) ProtoMessage() {}
+
+func (x *GetJwksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJwksRequest.ProtoReflect.Descriptor instead.
+func (*GetJwksRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{20}
+}
+
+// Wire-compatible with google.protobuf.StringValue (field 1, string), which
+// botstate/authz decodes it as so botstate does not import this package.
+type GetJwksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JwksJson      string                 `protobuf:"bytes,1,opt,name=jwks_json,json=jwksJson,proto3" json:"jwks_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJwksResponse) Reset() {
+	*x = GetJwksResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJwksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJwksResponse) ProtoMessage() {}
+
+func (x *GetJwksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJwksResponse.ProtoReflect.Descriptor instead.
+func (*GetJwksResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetJwksResponse) GetJwksJson() string {
+	if x != nil {
+		return x.JwksJson
+	}
+	return ""
+}
+
+type StartOidcRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Organisation slug to log in to; empty: the user's first organisation
+	// (platform provider only). An org with its own provider uses it.
+	Org           string `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartOidcRequest) Reset() {
+	*x = StartOidcRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartOidcRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartOidcRequest) ProtoMessage() {}
+
+func (x *StartOidcRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartOidcRequest.ProtoReflect.Descriptor instead.
+func (*StartOidcRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *StartOidcRequest) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+type StartOidcResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The provider's authorization URL to send the browser to.
+	AuthUrl string `protobuf:"bytes,1,opt,name=auth_url,json=authUrl,proto3" json:"auth_url,omitempty"`
+	// The state in auth_url: single use, valid for OIDC_STATE_TTL.
+	State         string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartOidcResponse) Reset() {
+	*x = StartOidcResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartOidcResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartOidcResponse) ProtoMessage() {}
+
+func (x *StartOidcResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartOidcResponse.ProtoReflect.Descriptor instead.
+func (*StartOidcResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *StartOidcResponse) GetAuthUrl() string {
+	if x != nil {
+		return x.AuthUrl
+	}
+	return ""
+}
+
+func (x *StartOidcResponse) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+type FinishOidcRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         string                 `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Code          string                 `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishOidcRequest) Reset() {
+	*x = FinishOidcRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishOidcRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishOidcRequest) ProtoMessage() {}
+
+func (x *FinishOidcRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishOidcRequest.ProtoReflect.Descriptor instead.
+func (*FinishOidcRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *FinishOidcRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *FinishOidcRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+type FinishOidcResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tokens *Tokens                `protobuf:"bytes,1,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	User   *User                  `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	// The external identity was linked to the user by this login.
+	Linked bool `protobuf:"varint,3,opt,name=linked,proto3" json:"linked,omitempty"`
+	// The user was created by this login (signup allowed by the org).
+	UserCreated   bool `protobuf:"varint,4,opt,name=user_created,json=userCreated,proto3" json:"user_created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishOidcResponse) Reset() {
+	*x = FinishOidcResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishOidcResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishOidcResponse) ProtoMessage() {}
+
+func (x *FinishOidcResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishOidcResponse.ProtoReflect.Descriptor instead.
+func (*FinishOidcResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *FinishOidcResponse) GetTokens() *Tokens {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+func (x *FinishOidcResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *FinishOidcResponse) GetLinked() bool {
+	if x != nil {
+		return x.Linked
+	}
+	return false
+}
+
+func (x *FinishOidcResponse) GetUserCreated() bool {
+	if x != nil {
+		return x.UserCreated
+	}
+	return false
+}
+
+// OidcProvider is an organisation's own OpenID provider.
+type OidcProvider struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Issuer          string                 `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	ClientId        string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientSecretSet bool                   `protobuf:"varint,3,opt,name=client_secret_set,json=clientSecretSet,proto3" json:"client_secret_set,omitempty"` // the secret itself is never returned
+	RedirectUrl     string                 `protobuf:"bytes,4,opt,name=redirect_url,json=redirectUrl,proto3" json:"redirect_url,omitempty"`                // empty: the platform's OIDC_REDIRECT_URL
+	Scopes          []string               `protobuf:"bytes,5,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// Verified emails unknown to the platform become members with signup_role.
+	AllowSignup   bool                   `protobuf:"varint,6,opt,name=allow_signup,json=allowSignup,proto3" json:"allow_signup,omitempty"`
+	SignupRole    string                 `protobuf:"bytes,7,opt,name=signup_role,json=signupRole,proto3" json:"signup_role,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OidcProvider) Reset() {
+	*x = OidcProvider{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OidcProvider) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OidcProvider) ProtoMessage() {}
+
+func (x *OidcProvider) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OidcProvider.ProtoReflect.Descriptor instead.
+func (*OidcProvider) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *OidcProvider) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *OidcProvider) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *OidcProvider) GetClientSecretSet() bool {
+	if x != nil {
+		return x.ClientSecretSet
+	}
+	return false
+}
+
+func (x *OidcProvider) GetRedirectUrl() string {
+	if x != nil {
+		return x.RedirectUrl
+	}
+	return ""
+}
+
+func (x *OidcProvider) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *OidcProvider) GetAllowSignup() bool {
+	if x != nil {
+		return x.AllowSignup
+	}
+	return false
+}
+
+func (x *OidcProvider) GetSignupRole() string {
+	if x != nil {
+		return x.SignupRole
+	}
+	return ""
+}
+
+func (x *OidcProvider) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+type GetOidcProviderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOidcProviderRequest) Reset() {
+	*x = GetOidcProviderRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOidcProviderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOidcProviderRequest) ProtoMessage() {}
+
+func (x *GetOidcProviderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOidcProviderRequest.ProtoReflect.Descriptor instead.
+func (*GetOidcProviderRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{27}
+}
+
+type GetOidcProviderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Provider      *OidcProvider          `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOidcProviderResponse) Reset() {
+	*x = GetOidcProviderResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOidcProviderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOidcProviderResponse) ProtoMessage() {}
+
+func (x *GetOidcProviderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOidcProviderResponse.ProtoReflect.Descriptor instead.
+func (*GetOidcProviderResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetOidcProviderResponse) GetProvider() *OidcProvider {
+	if x != nil {
+		return x.Provider
+	}
+	return nil
+}
+
+type SetOidcProviderRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Issuer   string                 `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	ClientId string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// Unset: keep the current secret; "" : none (public client, PKCE only).
+	ClientSecret  *string  `protobuf:"bytes,3,opt,name=client_secret,json=clientSecret,proto3,oneof" json:"client_secret,omitempty"`
+	RedirectUrl   string   `protobuf:"bytes,4,opt,name=redirect_url,json=redirectUrl,proto3" json:"redirect_url,omitempty"`
+	Scopes        []string `protobuf:"bytes,5,rep,name=scopes,proto3" json:"scopes,omitempty"` // empty: openid email profile
+	AllowSignup   bool     `protobuf:"varint,6,opt,name=allow_signup,json=allowSignup,proto3" json:"allow_signup,omitempty"`
+	SignupRole    string   `protobuf:"bytes,7,opt,name=signup_role,json=signupRole,proto3" json:"signup_role,omitempty"` // empty: viewer
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetOidcProviderRequest) Reset() {
+	*x = SetOidcProviderRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetOidcProviderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetOidcProviderRequest) ProtoMessage() {}
+
+func (x *SetOidcProviderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetOidcProviderRequest.ProtoReflect.Descriptor instead.
+func (*SetOidcProviderRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SetOidcProviderRequest) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *SetOidcProviderRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *SetOidcProviderRequest) GetClientSecret() string {
+	if x != nil && x.ClientSecret != nil {
+		return *x.ClientSecret
+	}
+	return ""
+}
+
+func (x *SetOidcProviderRequest) GetRedirectUrl() string {
+	if x != nil {
+		return x.RedirectUrl
+	}
+	return ""
+}
+
+func (x *SetOidcProviderRequest) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *SetOidcProviderRequest) GetAllowSignup() bool {
+	if x != nil {
+		return x.AllowSignup
+	}
+	return false
+}
+
+func (x *SetOidcProviderRequest) GetSignupRole() string {
+	if x != nil {
+		return x.SignupRole
+	}
+	return ""
+}
+
+type SetOidcProviderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Provider      *OidcProvider          `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetOidcProviderResponse) Reset() {
+	*x = SetOidcProviderResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetOidcProviderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetOidcProviderResponse) ProtoMessage() {}
+
+func (x *SetOidcProviderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetOidcProviderResponse.ProtoReflect.Descriptor instead.
+func (*SetOidcProviderResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SetOidcProviderResponse) GetProvider() *OidcProvider {
+	if x != nil {
+		return x.Provider
+	}
+	return nil
+}
+
+type DeleteOidcProviderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteOidcProviderRequest) Reset() {
+	*x = DeleteOidcProviderRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteOidcProviderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteOidcProviderRequest) ProtoMessage() {}
+
+func (x *DeleteOidcProviderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteOidcProviderRequest.ProtoReflect.Descriptor instead.
+func (*DeleteOidcProviderRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{31}
+}
+
+type DeleteOidcProviderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteOidcProviderResponse) Reset() {
+	*x = DeleteOidcProviderResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteOidcProviderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteOidcProviderResponse) ProtoMessage() {}
+
+func (x *DeleteOidcProviderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteOidcProviderResponse.ProtoReflect.Descriptor instead.
+func (*DeleteOidcProviderResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{32}
+}
+
+type AcceptInvitationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Token string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// For a new user: the password to set; for an existing user: their
+	// current password (proves the invited person owns the account).
+	Password      string `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	DisplayName   string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptInvitationRequest) Reset() {
+	*x = AcceptInvitationRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptInvitationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptInvitationRequest) ProtoMessage() {}
+
+func (x *AcceptInvitationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptInvitationRequest.ProtoReflect.Descriptor instead.
+func (*AcceptInvitationRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *AcceptInvitationRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *AcceptInvitationRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *AcceptInvitationRequest) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+type AcceptInvitationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        *Tokens                `protobuf:"bytes,1,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	User          *User                  `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptInvitationResponse) Reset() {
+	*x = AcceptInvitationResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptInvitationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptInvitationResponse) ProtoMessage() {}
+
+func (x *AcceptInvitationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptInvitationResponse.ProtoReflect.Descriptor instead.
+func (*AcceptInvitationResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *AcceptInvitationResponse) GetTokens() *Tokens {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+func (x *AcceptInvitationResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+type GetMeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMeRequest) Reset() {
+	*x = GetMeRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMeRequest) ProtoMessage() {}
+
+func (x *GetMeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMeRequest.ProtoReflect.Descriptor instead.
+func (*GetMeRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{35}
+}
+
+type GetMeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identity      *Identity              `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
+	User          *User                  `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"` // users only
+	Org           *Org                   `protobuf:"bytes,3,opt,name=org,proto3" json:"org,omitempty"`
+	Memberships   []*Membership          `protobuf:"bytes,4,rep,name=memberships,proto3" json:"memberships,omitempty"` // users only: every org they belong to
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMeResponse) Reset() {
+	*x = GetMeResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMeResponse) ProtoMessage() {}
+
+func (x *GetMeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMeResponse.ProtoReflect.Descriptor instead.
+func (*GetMeResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *GetMeResponse) GetIdentity() *Identity {
+	if x != nil {
+		return x.Identity
+	}
+	return nil
+}
+
+func (x *GetMeResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *GetMeResponse) GetOrg() *Org {
+	if x != nil {
+		return x.Org
+	}
+	return nil
+}
+
+func (x *GetMeResponse) GetMemberships() []*Membership {
+	if x != nil {
+		return x.Memberships
+	}
+	return nil
+}
+
+type AuthorizeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`           // access JWT or API key
+	Permission    string                 `protobuf:"bytes,2,opt,name=permission,proto3" json:"permission,omitempty"` // optional "resource:action"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthorizeRequest) Reset() {
+	*x = AuthorizeRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthorizeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthorizeRequest) ProtoMessage() {}
+
+func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
+func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *AuthorizeRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *AuthorizeRequest) GetPermission() string {
+	if x != nil {
+		return x.Permission
+	}
+	return ""
+}
+
+type AuthorizeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identity      *Identity              `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
+	Allowed       bool                   `protobuf:"varint,2,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthorizeResponse) Reset() {
+	*x = AuthorizeResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthorizeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthorizeResponse) ProtoMessage() {}
+
+func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
+func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *AuthorizeResponse) GetIdentity() *Identity {
+	if x != nil {
+		return x.Identity
+	}
+	return nil
+}
+
+func (x *AuthorizeResponse) GetAllowed() bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return false
+}
+
+type GetUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserRequest) Reset() {
+	*x = GetUserRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserRequest) ProtoMessage() {}
+
+func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
+func (*GetUserRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type GetUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Roles         []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserResponse) Reset() {
+	*x = GetUserResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserResponse) ProtoMessage() {}
+
+func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
+func (*GetUserResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *GetUserResponse) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+type CreateOrgRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Slug          string                 `protobuf:"bytes,1,opt,name=slug,proto3" json:"slug,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateOrgRequest) Reset() {
+	*x = CreateOrgRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateOrgRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateOrgRequest) ProtoMessage() {}
+
+func (x *CreateOrgRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateOrgRequest.ProtoReflect.Descriptor instead.
+func (*CreateOrgRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *CreateOrgRequest) GetSlug() string {
+	if x != nil {
+		return x.Slug
+	}
+	return ""
+}
+
+func (x *CreateOrgRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type CreateOrgResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Org   *Org                   `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	// Tokens for the new org (the creator is its owner); users only.
+	Tokens        *Tokens `protobuf:"bytes,2,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateOrgResponse) Reset() {
+	*x = CreateOrgResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateOrgResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateOrgResponse) ProtoMessage() {}
+
+func (x *CreateOrgResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateOrgResponse.ProtoReflect.Descriptor instead.
+func (*CreateOrgResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *CreateOrgResponse) GetOrg() *Org {
+	if x != nil {
+		return x.Org
+	}
+	return nil
+}
+
+func (x *CreateOrgResponse) GetTokens() *Tokens {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type GetOrgRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOrgRequest) Reset() {
+	*x = GetOrgRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOrgRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOrgRequest) ProtoMessage() {}
+
+func (x *GetOrgRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOrgRequest.ProtoReflect.Descriptor instead.
+func (*GetOrgRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{43}
+}
+
+type GetOrgResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Org           *Org                   `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOrgResponse) Reset() {
+	*x = GetOrgResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOrgResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOrgResponse) ProtoMessage() {}
+
+func (x *GetOrgResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOrgResponse.ProtoReflect.Descriptor instead.
+func (*GetOrgResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *GetOrgResponse) GetOrg() *Org {
+	if x != nil {
+		return x.Org
+	}
+	return nil
+}
+
+type UpdateOrgRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateOrgRequest) Reset() {
+	*x = UpdateOrgRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateOrgRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateOrgRequest) ProtoMessage() {}
+
+func (x *UpdateOrgRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateOrgRequest.ProtoReflect.Descriptor instead.
+func (*UpdateOrgRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *UpdateOrgRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type UpdateOrgResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Org           *Org                   `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateOrgResponse) Reset() {
+	*x = UpdateOrgResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateOrgResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateOrgResponse) ProtoMessage() {}
+
+func (x *UpdateOrgResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateOrgResponse.ProtoReflect.Descriptor instead.
+func (*UpdateOrgResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *UpdateOrgResponse) GetOrg() *Org {
+	if x != nil {
+		return x.Org
+	}
+	return nil
+}
+
+type ListMembersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembersRequest) Reset() {
+	*x = ListMembersRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembersRequest) ProtoMessage() {}
+
+func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
+func (*ListMembersRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{47}
+}
+
+type ListMembersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Members       []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembersResponse) Reset() {
+	*x = ListMembersResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembersResponse) ProtoMessage() {}
+
+func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
+func (*ListMembersResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListMembersResponse) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+type SetMemberRolesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Roles         []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"` // role names
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMemberRolesRequest) Reset() {
+	*x = SetMemberRolesRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMemberRolesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMemberRolesRequest) ProtoMessage() {}
+
+func (x *SetMemberRolesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMemberRolesRequest.ProtoReflect.Descriptor instead.
+func (*SetMemberRolesRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *SetMemberRolesRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SetMemberRolesRequest) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+type SetMemberRolesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMemberRolesResponse) Reset() {
+	*x = SetMemberRolesResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMemberRolesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMemberRolesResponse) ProtoMessage() {}
+
+func (x *SetMemberRolesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMemberRolesResponse.ProtoReflect.Descriptor instead.
+func (*SetMemberRolesResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *SetMemberRolesResponse) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+type RemoveMemberRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveMemberRequest) Reset() {
+	*x = RemoveMemberRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveMemberRequest) ProtoMessage() {}
+
+func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
+func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *RemoveMemberRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type RemoveMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveMemberResponse) Reset() {
+	*x = RemoveMemberResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveMemberResponse) ProtoMessage() {}
+
+func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
+func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{52}
+}
+
+type CreateInvitationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"` // role name; empty: viewer
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateInvitationRequest) Reset() {
+	*x = CreateInvitationRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateInvitationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateInvitationRequest) ProtoMessage() {}
+
+func (x *CreateInvitationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateInvitationRequest.ProtoReflect.Descriptor instead.
+func (*CreateInvitationRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *CreateInvitationRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *CreateInvitationRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+type CreateInvitationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Invitation    *Invitation            `protobuf:"bytes,1,opt,name=invitation,proto3" json:"invitation,omitempty"`
+	Token         string                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"` // shown once; send it to the invitee
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateInvitationResponse) Reset() {
+	*x = CreateInvitationResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateInvitationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateInvitationResponse) ProtoMessage() {}
+
+func (x *CreateInvitationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateInvitationResponse.ProtoReflect.Descriptor instead.
+func (*CreateInvitationResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *CreateInvitationResponse) GetInvitation() *Invitation {
+	if x != nil {
+		return x.Invitation
+	}
+	return nil
+}
+
+func (x *CreateInvitationResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type ListInvitationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInvitationsRequest) Reset() {
+	*x = ListInvitationsRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInvitationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInvitationsRequest) ProtoMessage() {}
+
+func (x *ListInvitationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInvitationsRequest.ProtoReflect.Descriptor instead.
+func (*ListInvitationsRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{55}
+}
+
+type ListInvitationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Invitations   []*Invitation          `protobuf:"bytes,1,rep,name=invitations,proto3" json:"invitations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInvitationsResponse) Reset() {
+	*x = ListInvitationsResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInvitationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInvitationsResponse) ProtoMessage() {}
+
+func (x *ListInvitationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInvitationsResponse.ProtoReflect.Descriptor instead.
+func (*ListInvitationsResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ListInvitationsResponse) GetInvitations() []*Invitation {
+	if x != nil {
+		return x.Invitations
+	}
+	return nil
+}
+
+type RevokeInvitationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InvitationId  string                 `protobuf:"bytes,1,opt,name=invitation_id,json=invitationId,proto3" json:"invitation_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeInvitationRequest) Reset() {
+	*x = RevokeInvitationRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeInvitationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeInvitationRequest) ProtoMessage() {}
+
+func (x *RevokeInvitationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeInvitationRequest.ProtoReflect.Descriptor instead.
+func (*RevokeInvitationRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *RevokeInvitationRequest) GetInvitationId() string {
+	if x != nil {
+		return x.InvitationId
+	}
+	return ""
+}
+
+type RevokeInvitationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeInvitationResponse) Reset() {
+	*x = RevokeInvitationResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeInvitationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeInvitationResponse) ProtoMessage() {}
+
+func (x *RevokeInvitationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeInvitationResponse.ProtoReflect.Descriptor instead.
+func (*RevokeInvitationResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{58}
+}
+
+type ListRolesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRolesRequest) Reset() {
+	*x = ListRolesRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRolesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRolesRequest) ProtoMessage() {}
+
+func (x *ListRolesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRolesRequest.ProtoReflect.Descriptor instead.
+func (*ListRolesRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{59}
+}
+
+type ListRolesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Roles         []*Role                `protobuf:"bytes,1,rep,name=roles,proto3" json:"roles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRolesResponse) Reset() {
+	*x = ListRolesResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRolesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRolesResponse) ProtoMessage() {}
+
+func (x *ListRolesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRolesResponse.ProtoReflect.Descriptor instead.
+func (*ListRolesResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *ListRolesResponse) GetRoles() []*Role {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+type CreateRoleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Permissions   []string               `protobuf:"bytes,2,rep,name=permissions,proto3" json:"permissions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateRoleRequest) Reset() {
+	*x = CreateRoleRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateRoleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateRoleRequest) ProtoMessage() {}
+
+func (x *CreateRoleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateRoleRequest.ProtoReflect.Descriptor instead.
+func (*CreateRoleRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *CreateRoleRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateRoleRequest) GetPermissions() []string {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+type CreateRoleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Role          *Role                  `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateRoleResponse) Reset() {
+	*x = CreateRoleResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateRoleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateRoleResponse) ProtoMessage() {}
+
+func (x *CreateRoleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateRoleResponse.ProtoReflect.Descriptor instead.
+func (*CreateRoleResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *CreateRoleResponse) GetRole() *Role {
+	if x != nil {
+		return x.Role
+	}
+	return nil
+}
+
+type UpdateRoleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoleId        string                 `protobuf:"bytes,1,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
+	Permissions   []string               `protobuf:"bytes,2,rep,name=permissions,proto3" json:"permissions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateRoleRequest) Reset() {
+	*x = UpdateRoleRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateRoleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateRoleRequest) ProtoMessage() {}
+
+func (x *UpdateRoleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateRoleRequest.ProtoReflect.Descriptor instead.
+func (*UpdateRoleRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *UpdateRoleRequest) GetRoleId() string {
+	if x != nil {
+		return x.RoleId
+	}
+	return ""
+}
+
+func (x *UpdateRoleRequest) GetPermissions() []string {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+type UpdateRoleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Role          *Role                  `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateRoleResponse) Reset() {
+	*x = UpdateRoleResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateRoleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateRoleResponse) ProtoMessage() {}
+
+func (x *UpdateRoleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateRoleResponse.ProtoReflect.Descriptor instead.
+func (*UpdateRoleResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *UpdateRoleResponse) GetRole() *Role {
+	if x != nil {
+		return x.Role
+	}
+	return nil
+}
+
+type DeleteRoleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoleId        string                 `protobuf:"bytes,1,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRoleRequest) Reset() {
+	*x = DeleteRoleRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRoleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRoleRequest) ProtoMessage() {}
+
+func (x *DeleteRoleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRoleRequest.ProtoReflect.Descriptor instead.
+func (*DeleteRoleRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *DeleteRoleRequest) GetRoleId() string {
+	if x != nil {
+		return x.RoleId
+	}
+	return ""
+}
+
+type DeleteRoleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRoleResponse) Reset() {
+	*x = DeleteRoleResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRoleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRoleResponse) ProtoMessage() {}
+
+func (x *DeleteRoleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRoleResponse.ProtoReflect.Descriptor instead.
+func (*DeleteRoleResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{66}
+}
+
+type CreateApiKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Permissions   []string               `protobuf:"bytes,2,rep,name=permissions,proto3" json:"permissions,omitempty"`               // must be held by the caller
+	ExpiresIn     int64                  `protobuf:"varint,3,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"` // seconds; 0: the default (90 days)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateApiKeyRequest) Reset() {
+	*x = CreateApiKeyRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateApiKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateApiKeyRequest) ProtoMessage() {}
+
+func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
+func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *CreateApiKeyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateApiKeyRequest) GetPermissions() []string {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+func (x *CreateApiKeyRequest) GetExpiresIn() int64 {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return 0
+}
+
+type CreateApiKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKey        *ApiKey                `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	Secret        string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"` // shown once
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateApiKeyResponse) Reset() {
+	*x = CreateApiKeyResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateApiKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateApiKeyResponse) ProtoMessage() {}
+
+func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
+func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
+	if x != nil {
+		return x.ApiKey
+	}
+	return nil
+}
+
+func (x *CreateApiKeyResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+type ListApiKeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApiKeysRequest) Reset() {
+	*x = ListApiKeysRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApiKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApiKeysRequest) ProtoMessage() {}
+
+func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
+func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{69}
+}
+
+type ListApiKeysResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeys       []*ApiKey              `protobuf:"bytes,1,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApiKeysResponse) Reset() {
+	*x = ListApiKeysResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApiKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApiKeysResponse) ProtoMessage() {}
+
+func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
+func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
+	if x != nil {
+		return x.ApiKeys
+	}
+	return nil
+}
+
+type RevokeApiKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeyId      string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeApiKeyRequest) Reset() {
+	*x = RevokeApiKeyRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeApiKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeApiKeyRequest) ProtoMessage() {}
+
+func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
+func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *RevokeApiKeyRequest) GetApiKeyId() string {
+	if x != nil {
+		return x.ApiKeyId
+	}
+	return ""
+}
+
+type RevokeApiKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeApiKeyResponse) Reset() {
+	*x = RevokeApiKeyResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeApiKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeApiKeyResponse) ProtoMessage() {}
+
+func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
+func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{72}
+}
+
+type CreateBotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Public        bool                   `protobuf:"varint,3,opt,name=public,proto3" json:"public,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBotRequest) Reset() {
+	*x = CreateBotRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBotRequest) ProtoMessage() {}
+
+func (x *CreateBotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBotRequest.ProtoReflect.Descriptor instead.
+func (*CreateBotRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *CreateBotRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateBotRequest) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *CreateBotRequest) GetPublic() bool {
+	if x != nil {
+		return x.Public
+	}
+	return false
+}
+
+type CreateBotResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           *Bot                   `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBotResponse) Reset() {
+	*x = CreateBotResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBotResponse) ProtoMessage() {}
+
+func (x *CreateBotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBotResponse.ProtoReflect.Descriptor instead.
+func (*CreateBotResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *CreateBotResponse) GetBot() *Bot {
+	if x != nil {
+		return x.Bot
+	}
+	return nil
+}
+
+type GetBotRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Either the bot's id or its name.
+	BotId         string `protobuf:"bytes,1,opt,name=bot_id,json=botId,proto3" json:"bot_id,omitempty"`
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBotRequest) Reset() {
+	*x = GetBotRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBotRequest) ProtoMessage() {}
+
+func (x *GetBotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBotRequest.ProtoReflect.Descriptor instead.
+func (*GetBotRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *GetBotRequest) GetBotId() string {
+	if x != nil {
+		return x.BotId
+	}
+	return ""
+}
+
+func (x *GetBotRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type GetBotResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           *Bot                   `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBotResponse) Reset() {
+	*x = GetBotResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBotResponse) ProtoMessage() {}
+
+func (x *GetBotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBotResponse.ProtoReflect.Descriptor instead.
+func (*GetBotResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *GetBotResponse) GetBot() *Bot {
+	if x != nil {
+		return x.Bot
+	}
+	return nil
+}
+
+type ListBotsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"` // default 100, max 500
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBotsRequest) Reset() {
+	*x = ListBotsRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBotsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBotsRequest) ProtoMessage() {}
+
+func (x *ListBotsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBotsRequest.ProtoReflect.Descriptor instead.
+func (*ListBotsRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *ListBotsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListBotsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListBotsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bots          []*Bot                 `protobuf:"bytes,1,rep,name=bots,proto3" json:"bots,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBotsResponse) Reset() {
+	*x = ListBotsResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBotsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBotsResponse) ProtoMessage() {}
+
+func (x *ListBotsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBotsResponse.ProtoReflect.Descriptor instead.
+func (*ListBotsResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *ListBotsResponse) GetBots() []*Bot {
+	if x != nil {
+		return x.Bots
+	}
+	return nil
+}
+
+func (x *ListBotsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type UpdateBotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BotId         string                 `protobuf:"bytes,1,opt,name=bot_id,json=botId,proto3" json:"bot_id,omitempty"`
+	Title         *string                `protobuf:"bytes,2,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	Public        *bool                  `protobuf:"varint,3,opt,name=public,proto3,oneof" json:"public,omitempty"`
+	Status        *string                `protobuf:"bytes,4,opt,name=status,proto3,oneof" json:"status,omitempty"` // active, disabled
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateBotRequest) Reset() {
+	*x = UpdateBotRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateBotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateBotRequest) ProtoMessage() {}
+
+func (x *UpdateBotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateBotRequest.ProtoReflect.Descriptor instead.
+func (*UpdateBotRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *UpdateBotRequest) GetBotId() string {
+	if x != nil {
+		return x.BotId
+	}
+	return ""
+}
+
+func (x *UpdateBotRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *UpdateBotRequest) GetPublic() bool {
+	if x != nil && x.Public != nil {
+		return *x.Public
+	}
+	return false
+}
+
+func (x *UpdateBotRequest) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+type UpdateBotResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           *Bot                   `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateBotResponse) Reset() {
+	*x = UpdateBotResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateBotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateBotResponse) ProtoMessage() {}
+
+func (x *UpdateBotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateBotResponse.ProtoReflect.Descriptor instead.
+func (*UpdateBotResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *UpdateBotResponse) GetBot() *Bot {
+	if x != nil {
+		return x.Bot
+	}
+	return nil
+}
+
+type DeleteBotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BotId         string                 `protobuf:"bytes,1,opt,name=bot_id,json=botId,proto3" json:"bot_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteBotRequest) Reset() {
+	*x = DeleteBotRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteBotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteBotRequest) ProtoMessage() {}
+
+func (x *DeleteBotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteBotRequest.ProtoReflect.Descriptor instead.
+func (*DeleteBotRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *DeleteBotRequest) GetBotId() string {
+	if x != nil {
+		return x.BotId
+	}
+	return ""
+}
+
+type DeleteBotResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteBotResponse) Reset() {
+	*x = DeleteBotResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteBotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteBotResponse) ProtoMessage() {}
+
+func (x *DeleteBotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteBotResponse.ProtoReflect.Descriptor instead.
+func (*DeleteBotResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{82}
+}
+
+type EnsureBotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrgId         string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"` // must match the caller's org (bot-org-id)
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Title         string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Public        bool                   `protobuf:"varint,4,opt,name=public,proto3" json:"public,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnsureBotRequest) Reset() {
+	*x = EnsureBotRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnsureBotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnsureBotRequest) ProtoMessage() {}
+
+func (x *EnsureBotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnsureBotRequest.ProtoReflect.Descriptor instead.
+func (*EnsureBotRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *EnsureBotRequest) GetOrgId() string {
+	if x != nil {
+		return x.OrgId
+	}
+	return ""
+}
+
+func (x *EnsureBotRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EnsureBotRequest) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *EnsureBotRequest) GetPublic() bool {
+	if x != nil {
+		return x.Public
+	}
+	return false
+}
+
+type EnsureBotResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           *Bot                   `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Created       bool                   `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnsureBotResponse) Reset() {
+	*x = EnsureBotResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnsureBotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnsureBotResponse) ProtoMessage() {}
+
+func (x *EnsureBotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnsureBotResponse.ProtoReflect.Descriptor instead.
+func (*EnsureBotResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *EnsureBotResponse) GetBot() *Bot {
+	if x != nil {
+		return x.Bot
+	}
+	return nil
+}
+
+func (x *EnsureBotResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
 var File_bot_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_bot_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x16bot/auth/v1/auth.proto\x12\vbot.auth.v12\r\n" +
-	"\vAuthServiceB\xa9\x01\n" +
+	"\x16bot/auth/v1/auth.proto\x12\vbot.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x01\n" +
+	"\x06Tokens\x12!\n" +
+	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12\x1d\n" +
+	"\n" +
+	"token_type\x18\x02 \x01(\tR\ttokenType\x12\x1d\n" +
+	"\n" +
+	"expires_in\x18\x03 \x01(\x03R\texpiresIn\x12#\n" +
+	"\rrefresh_token\x18\x04 \x01(\tR\frefreshToken\x12\x15\n" +
+	"\x06org_id\x18\x05 \x01(\tR\x05orgId\"\xa2\x01\n" +
+	"\x04User\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12!\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\x129\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"x\n" +
+	"\x03Org\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04slug\x18\x02 \x01(\tR\x04slug\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x129\n" +
+	"\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"F\n" +
+	"\n" +
+	"Membership\x12\"\n" +
+	"\x03org\x18\x01 \x01(\v2\x10.bot.auth.v1.OrgR\x03org\x12\x14\n" +
+	"\x05roles\x18\x02 \x03(\tR\x05roles\"~\n" +
+	"\x06Member\x12%\n" +
+	"\x04user\x18\x01 \x01(\v2\x11.bot.auth.v1.UserR\x04user\x12\x14\n" +
+	"\x05roles\x18\x02 \x03(\tR\x05roles\x127\n" +
+	"\tjoined_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bjoinedAt\"f\n" +
+	"\x04Role\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
+	"\vpermissions\x18\x03 \x03(\tR\vpermissions\x12\x18\n" +
+	"\abuiltin\x18\x04 \x01(\bR\abuiltin\"\xf9\x01\n" +
+	"\n" +
+	"Invitation\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12;\n" +
+	"\vaccepted_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"acceptedAt\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x97\x02\n" +
+	"\x06ApiKey\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06prefix\x18\x03 \x01(\tR\x06prefix\x12 \n" +
+	"\vpermissions\x18\x04 \x03(\tR\vpermissions\x129\n" +
+	"\n" +
+	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x129\n" +
+	"\n" +
+	"revoked_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xfc\x01\n" +
+	"\x03Bot\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
+	"\x06org_id\x18\x02 \x01(\tR\x05orgId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n" +
+	"\x05title\x18\x04 \x01(\tR\x05title\x12\x16\n" +
+	"\x06public\x18\x05 \x01(\bR\x06public\x12\x16\n" +
+	"\x06status\x18\x06 \x01(\tR\x06status\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xbd\x01\n" +
+	"\bIdentity\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x15\n" +
+	"\x06org_id\x18\x03 \x01(\tR\x05orgId\x12\x15\n" +
+	"\x06bot_id\x18\x04 \x01(\tR\x05botId\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x05 \x01(\tR\tsessionId\x12\x14\n" +
+	"\x05roles\x18\x06 \x03(\tR\x05roles\x12 \n" +
+	"\vpermissions\x18\a \x03(\tR\vpermissions\"R\n" +
+	"\fLoginRequest\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x10\n" +
+	"\x03org\x18\x03 \x01(\tR\x03org\"c\n" +
+	"\rLoginResponse\x12+\n" +
+	"\x06tokens\x18\x01 \x01(\v2\x13.bot.auth.v1.TokensR\x06tokens\x12%\n" +
+	"\x04user\x18\x02 \x01(\v2\x11.bot.auth.v1.UserR\x04user\"5\n" +
+	"\x0eRefreshRequest\x12#\n" +
+	"\rrefresh_token\x18\x01 \x01(\tR\frefreshToken\">\n" +
+	"\x0fRefreshResponse\x12+\n" +
+	"\x06tokens\x18\x01 \x01(\v2\x13.bot.auth.v1.TokensR\x06tokens\"4\n" +
+	"\rLogoutRequest\x12#\n" +
+	"\rrefresh_token\x18\x01 \x01(\tR\frefreshToken\"\x10\n" +
+	"\x0eLogoutResponse\"0\n" +
+	"\x15ExchangeApiKeyRequest\x12\x17\n" +
+	"\aapi_key\x18\x01 \x01(\tR\x06apiKey\"E\n" +
+	"\x16ExchangeApiKeyResponse\x12+\n" +
+	"\x06tokens\x18\x01 \x01(\v2\x13.bot.auth.v1.TokensR\x06tokens\"A\n" +
+	"\x1bCreateVisitorSessionRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x10\n" +
+	"\x03org\x18\x02 \x01(\tR\x03org\"\x89\x01\n" +
+	"\x1cCreateVisitorSessionResponse\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\x12\x1d\n" +
+	"\n" +
+	"expires_in\x18\x03 \x01(\x03R\texpiresIn\x12\x15\n" +
+	"\x06bot_id\x18\x04 \x01(\tR\x05botId\"\x10\n" +
+	"\x0eGetJwksRequest\".\n" +
+	"\x0fGetJwksResponse\x12\x1b\n" +
+	"\tjwks_json\x18\x01 \x01(\tR\bjwksJson\"$\n" +
+	"\x10StartOidcRequest\x12\x10\n" +
+	"\x03org\x18\x01 \x01(\tR\x03org\"D\n" +
+	"\x11StartOidcResponse\x12\x19\n" +
+	"\bauth_url\x18\x01 \x01(\tR\aauthUrl\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\"=\n" +
+	"\x11FinishOidcRequest\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\"\xa3\x01\n" +
+	"\x12FinishOidcResponse\x12+\n" +
+	"\x06tokens\x18\x01 \x01(\v2\x13.bot.auth.v1.TokensR\x06tokens\x12%\n" +
+	"\x04user\x18\x02 \x01(\v2\x11.bot.auth.v1.UserR\x04user\x12\x16\n" +
+	"\x06linked\x18\x03 \x01(\bR\x06linked\x12!\n" +
+	"\fuser_created\x18\x04 \x01(\bR\vuserCreated\"\xa9\x02\n" +
+	"\fOidcProvider\x12\x16\n" +
+	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12*\n" +
+	"\x11client_secret_set\x18\x03 \x01(\bR\x0fclientSecretSet\x12!\n" +
+	"\fredirect_url\x18\x04 \x01(\tR\vredirectUrl\x12\x16\n" +
+	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12!\n" +
+	"\fallow_signup\x18\x06 \x01(\bR\vallowSignup\x12\x1f\n" +
+	"\vsignup_role\x18\a \x01(\tR\n" +
+	"signupRole\x129\n" +
+	"\n" +
+	"updated_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x18\n" +
+	"\x16GetOidcProviderRequest\"P\n" +
+	"\x17GetOidcProviderResponse\x125\n" +
+	"\bprovider\x18\x01 \x01(\v2\x19.bot.auth.v1.OidcProviderR\bprovider\"\x88\x02\n" +
+	"\x16SetOidcProviderRequest\x12\x16\n" +
+	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12(\n" +
+	"\rclient_secret\x18\x03 \x01(\tH\x00R\fclientSecret\x88\x01\x01\x12!\n" +
+	"\fredirect_url\x18\x04 \x01(\tR\vredirectUrl\x12\x16\n" +
+	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12!\n" +
+	"\fallow_signup\x18\x06 \x01(\bR\vallowSignup\x12\x1f\n" +
+	"\vsignup_role\x18\a \x01(\tR\n" +
+	"signupRoleB\x10\n" +
+	"\x0e_client_secret\"P\n" +
+	"\x17SetOidcProviderResponse\x125\n" +
+	"\bprovider\x18\x01 \x01(\v2\x19.bot.auth.v1.OidcProviderR\bprovider\"\x1b\n" +
+	"\x19DeleteOidcProviderRequest\"\x1c\n" +
+	"\x1aDeleteOidcProviderResponse\"n\n" +
+	"\x17AcceptInvitationRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x12!\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\"n\n" +
+	"\x18AcceptInvitationResponse\x12+\n" +
+	"\x06tokens\x18\x01 \x01(\v2\x13.bot.auth.v1.TokensR\x06tokens\x12%\n" +
+	"\x04user\x18\x02 \x01(\v2\x11.bot.auth.v1.UserR\x04user\"\x0e\n" +
+	"\fGetMeRequest\"\xc8\x01\n" +
+	"\rGetMeResponse\x121\n" +
+	"\bidentity\x18\x01 \x01(\v2\x15.bot.auth.v1.IdentityR\bidentity\x12%\n" +
+	"\x04user\x18\x02 \x01(\v2\x11.bot.auth.v1.UserR\x04user\x12\"\n" +
+	"\x03org\x18\x03 \x01(\v2\x10.bot.auth.v1.OrgR\x03org\x129\n" +
+	"\vmemberships\x18\x04 \x03(\v2\x17.bot.auth.v1.MembershipR\vmemberships\"H\n" +
+	"\x10AuthorizeRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x1e\n" +
+	"\n" +
+	"permission\x18\x02 \x01(\tR\n" +
+	"permission\"`\n" +
+	"\x11AuthorizeResponse\x121\n" +
+	"\bidentity\x18\x01 \x01(\v2\x15.bot.auth.v1.IdentityR\bidentity\x12\x18\n" +
+	"\aallowed\x18\x02 \x01(\bR\aallowed\")\n" +
+	"\x0eGetUserRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"N\n" +
+	"\x0fGetUserResponse\x12%\n" +
+	"\x04user\x18\x01 \x01(\v2\x11.bot.auth.v1.UserR\x04user\x12\x14\n" +
+	"\x05roles\x18\x02 \x03(\tR\x05roles\":\n" +
+	"\x10CreateOrgRequest\x12\x12\n" +
+	"\x04slug\x18\x01 \x01(\tR\x04slug\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"d\n" +
+	"\x11CreateOrgResponse\x12\"\n" +
+	"\x03org\x18\x01 \x01(\v2\x10.bot.auth.v1.OrgR\x03org\x12+\n" +
+	"\x06tokens\x18\x02 \x01(\v2\x13.bot.auth.v1.TokensR\x06tokens\"\x0f\n" +
+	"\rGetOrgRequest\"4\n" +
+	"\x0eGetOrgResponse\x12\"\n" +
+	"\x03org\x18\x01 \x01(\v2\x10.bot.auth.v1.OrgR\x03org\"&\n" +
+	"\x10UpdateOrgRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"7\n" +
+	"\x11UpdateOrgResponse\x12\"\n" +
+	"\x03org\x18\x01 \x01(\v2\x10.bot.auth.v1.OrgR\x03org\"\x14\n" +
+	"\x12ListMembersRequest\"D\n" +
+	"\x13ListMembersResponse\x12-\n" +
+	"\amembers\x18\x01 \x03(\v2\x13.bot.auth.v1.MemberR\amembers\"F\n" +
+	"\x15SetMemberRolesRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05roles\x18\x02 \x03(\tR\x05roles\"E\n" +
+	"\x16SetMemberRolesResponse\x12+\n" +
+	"\x06member\x18\x01 \x01(\v2\x13.bot.auth.v1.MemberR\x06member\".\n" +
+	"\x13RemoveMemberRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"\x16\n" +
+	"\x14RemoveMemberResponse\"C\n" +
+	"\x17CreateInvitationRequest\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\"i\n" +
+	"\x18CreateInvitationResponse\x127\n" +
+	"\n" +
+	"invitation\x18\x01 \x01(\v2\x17.bot.auth.v1.InvitationR\n" +
+	"invitation\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\"\x18\n" +
+	"\x16ListInvitationsRequest\"T\n" +
+	"\x17ListInvitationsResponse\x129\n" +
+	"\vinvitations\x18\x01 \x03(\v2\x17.bot.auth.v1.InvitationR\vinvitations\">\n" +
+	"\x17RevokeInvitationRequest\x12#\n" +
+	"\rinvitation_id\x18\x01 \x01(\tR\finvitationId\"\x1a\n" +
+	"\x18RevokeInvitationResponse\"\x12\n" +
+	"\x10ListRolesRequest\"<\n" +
+	"\x11ListRolesResponse\x12'\n" +
+	"\x05roles\x18\x01 \x03(\v2\x11.bot.auth.v1.RoleR\x05roles\"I\n" +
+	"\x11CreateRoleRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vpermissions\x18\x02 \x03(\tR\vpermissions\";\n" +
+	"\x12CreateRoleResponse\x12%\n" +
+	"\x04role\x18\x01 \x01(\v2\x11.bot.auth.v1.RoleR\x04role\"N\n" +
+	"\x11UpdateRoleRequest\x12\x17\n" +
+	"\arole_id\x18\x01 \x01(\tR\x06roleId\x12 \n" +
+	"\vpermissions\x18\x02 \x03(\tR\vpermissions\";\n" +
+	"\x12UpdateRoleResponse\x12%\n" +
+	"\x04role\x18\x01 \x01(\v2\x11.bot.auth.v1.RoleR\x04role\",\n" +
+	"\x11DeleteRoleRequest\x12\x17\n" +
+	"\arole_id\x18\x01 \x01(\tR\x06roleId\"\x14\n" +
+	"\x12DeleteRoleResponse\"j\n" +
+	"\x13CreateApiKeyRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vpermissions\x18\x02 \x03(\tR\vpermissions\x12\x1d\n" +
+	"\n" +
+	"expires_in\x18\x03 \x01(\x03R\texpiresIn\"\\\n" +
+	"\x14CreateApiKeyResponse\x12,\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x13.bot.auth.v1.ApiKeyR\x06apiKey\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\x14\n" +
+	"\x12ListApiKeysRequest\"E\n" +
+	"\x13ListApiKeysResponse\x12.\n" +
+	"\bapi_keys\x18\x01 \x03(\v2\x13.bot.auth.v1.ApiKeyR\aapiKeys\"3\n" +
+	"\x13RevokeApiKeyRequest\x12\x1c\n" +
+	"\n" +
+	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\"\x16\n" +
+	"\x14RevokeApiKeyResponse\"T\n" +
+	"\x10CreateBotRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x16\n" +
+	"\x06public\x18\x03 \x01(\bR\x06public\"7\n" +
+	"\x11CreateBotResponse\x12\"\n" +
+	"\x03bot\x18\x01 \x01(\v2\x10.bot.auth.v1.BotR\x03bot\":\n" +
+	"\rGetBotRequest\x12\x15\n" +
+	"\x06bot_id\x18\x01 \x01(\tR\x05botId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"4\n" +
+	"\x0eGetBotResponse\x12\"\n" +
+	"\x03bot\x18\x01 \x01(\v2\x10.bot.auth.v1.BotR\x03bot\"M\n" +
+	"\x0fListBotsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"`\n" +
+	"\x10ListBotsResponse\x12$\n" +
+	"\x04bots\x18\x01 \x03(\v2\x10.bot.auth.v1.BotR\x04bots\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9e\x01\n" +
+	"\x10UpdateBotRequest\x12\x15\n" +
+	"\x06bot_id\x18\x01 \x01(\tR\x05botId\x12\x19\n" +
+	"\x05title\x18\x02 \x01(\tH\x00R\x05title\x88\x01\x01\x12\x1b\n" +
+	"\x06public\x18\x03 \x01(\bH\x01R\x06public\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x04 \x01(\tH\x02R\x06status\x88\x01\x01B\b\n" +
+	"\x06_titleB\t\n" +
+	"\a_publicB\t\n" +
+	"\a_status\"7\n" +
+	"\x11UpdateBotResponse\x12\"\n" +
+	"\x03bot\x18\x01 \x01(\v2\x10.bot.auth.v1.BotR\x03bot\")\n" +
+	"\x10DeleteBotRequest\x12\x15\n" +
+	"\x06bot_id\x18\x01 \x01(\tR\x05botId\"\x13\n" +
+	"\x11DeleteBotResponse\"k\n" +
+	"\x10EnsureBotRequest\x12\x15\n" +
+	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\x12\x16\n" +
+	"\x06public\x18\x04 \x01(\bR\x06public\"Q\n" +
+	"\x11EnsureBotResponse\x12\"\n" +
+	"\x03bot\x18\x01 \x01(\v2\x10.bot.auth.v1.BotR\x03bot\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated2\xc3\x17\n" +
+	"\vAuthService\x12>\n" +
+	"\x05Login\x12\x19.bot.auth.v1.LoginRequest\x1a\x1a.bot.auth.v1.LoginResponse\x12D\n" +
+	"\aRefresh\x12\x1b.bot.auth.v1.RefreshRequest\x1a\x1c.bot.auth.v1.RefreshResponse\x12A\n" +
+	"\x06Logout\x12\x1a.bot.auth.v1.LogoutRequest\x1a\x1b.bot.auth.v1.LogoutResponse\x12Y\n" +
+	"\x0eExchangeApiKey\x12\".bot.auth.v1.ExchangeApiKeyRequest\x1a#.bot.auth.v1.ExchangeApiKeyResponse\x12k\n" +
+	"\x14CreateVisitorSession\x12(.bot.auth.v1.CreateVisitorSessionRequest\x1a).bot.auth.v1.CreateVisitorSessionResponse\x12D\n" +
+	"\aGetJwks\x12\x1b.bot.auth.v1.GetJwksRequest\x1a\x1c.bot.auth.v1.GetJwksResponse\x12J\n" +
+	"\tStartOidc\x12\x1d.bot.auth.v1.StartOidcRequest\x1a\x1e.bot.auth.v1.StartOidcResponse\x12M\n" +
+	"\n" +
+	"FinishOidc\x12\x1e.bot.auth.v1.FinishOidcRequest\x1a\x1f.bot.auth.v1.FinishOidcResponse\x12_\n" +
+	"\x10AcceptInvitation\x12$.bot.auth.v1.AcceptInvitationRequest\x1a%.bot.auth.v1.AcceptInvitationResponse\x12>\n" +
+	"\x05GetMe\x12\x19.bot.auth.v1.GetMeRequest\x1a\x1a.bot.auth.v1.GetMeResponse\x12J\n" +
+	"\tAuthorize\x12\x1d.bot.auth.v1.AuthorizeRequest\x1a\x1e.bot.auth.v1.AuthorizeResponse\x12D\n" +
+	"\aGetUser\x12\x1b.bot.auth.v1.GetUserRequest\x1a\x1c.bot.auth.v1.GetUserResponse\x12J\n" +
+	"\tCreateOrg\x12\x1d.bot.auth.v1.CreateOrgRequest\x1a\x1e.bot.auth.v1.CreateOrgResponse\x12A\n" +
+	"\x06GetOrg\x12\x1a.bot.auth.v1.GetOrgRequest\x1a\x1b.bot.auth.v1.GetOrgResponse\x12J\n" +
+	"\tUpdateOrg\x12\x1d.bot.auth.v1.UpdateOrgRequest\x1a\x1e.bot.auth.v1.UpdateOrgResponse\x12P\n" +
+	"\vListMembers\x12\x1f.bot.auth.v1.ListMembersRequest\x1a .bot.auth.v1.ListMembersResponse\x12Y\n" +
+	"\x0eSetMemberRoles\x12\".bot.auth.v1.SetMemberRolesRequest\x1a#.bot.auth.v1.SetMemberRolesResponse\x12S\n" +
+	"\fRemoveMember\x12 .bot.auth.v1.RemoveMemberRequest\x1a!.bot.auth.v1.RemoveMemberResponse\x12_\n" +
+	"\x10CreateInvitation\x12$.bot.auth.v1.CreateInvitationRequest\x1a%.bot.auth.v1.CreateInvitationResponse\x12\\\n" +
+	"\x0fListInvitations\x12#.bot.auth.v1.ListInvitationsRequest\x1a$.bot.auth.v1.ListInvitationsResponse\x12_\n" +
+	"\x10RevokeInvitation\x12$.bot.auth.v1.RevokeInvitationRequest\x1a%.bot.auth.v1.RevokeInvitationResponse\x12J\n" +
+	"\tListRoles\x12\x1d.bot.auth.v1.ListRolesRequest\x1a\x1e.bot.auth.v1.ListRolesResponse\x12M\n" +
+	"\n" +
+	"CreateRole\x12\x1e.bot.auth.v1.CreateRoleRequest\x1a\x1f.bot.auth.v1.CreateRoleResponse\x12M\n" +
+	"\n" +
+	"UpdateRole\x12\x1e.bot.auth.v1.UpdateRoleRequest\x1a\x1f.bot.auth.v1.UpdateRoleResponse\x12M\n" +
+	"\n" +
+	"DeleteRole\x12\x1e.bot.auth.v1.DeleteRoleRequest\x1a\x1f.bot.auth.v1.DeleteRoleResponse\x12S\n" +
+	"\fCreateApiKey\x12 .bot.auth.v1.CreateApiKeyRequest\x1a!.bot.auth.v1.CreateApiKeyResponse\x12P\n" +
+	"\vListApiKeys\x12\x1f.bot.auth.v1.ListApiKeysRequest\x1a .bot.auth.v1.ListApiKeysResponse\x12S\n" +
+	"\fRevokeApiKey\x12 .bot.auth.v1.RevokeApiKeyRequest\x1a!.bot.auth.v1.RevokeApiKeyResponse\x12J\n" +
+	"\tCreateBot\x12\x1d.bot.auth.v1.CreateBotRequest\x1a\x1e.bot.auth.v1.CreateBotResponse\x12A\n" +
+	"\x06GetBot\x12\x1a.bot.auth.v1.GetBotRequest\x1a\x1b.bot.auth.v1.GetBotResponse\x12G\n" +
+	"\bListBots\x12\x1c.bot.auth.v1.ListBotsRequest\x1a\x1d.bot.auth.v1.ListBotsResponse\x12J\n" +
+	"\tUpdateBot\x12\x1d.bot.auth.v1.UpdateBotRequest\x1a\x1e.bot.auth.v1.UpdateBotResponse\x12J\n" +
+	"\tDeleteBot\x12\x1d.bot.auth.v1.DeleteBotRequest\x1a\x1e.bot.auth.v1.DeleteBotResponse\x12J\n" +
+	"\tEnsureBot\x12\x1d.bot.auth.v1.EnsureBotRequest\x1a\x1e.bot.auth.v1.EnsureBotResponse\x12\\\n" +
+	"\x0fGetOidcProvider\x12#.bot.auth.v1.GetOidcProviderRequest\x1a$.bot.auth.v1.GetOidcProviderResponse\x12\\\n" +
+	"\x0fSetOidcProvider\x12#.bot.auth.v1.SetOidcProviderRequest\x1a$.bot.auth.v1.SetOidcProviderResponse\x12e\n" +
+	"\x12DeleteOidcProvider\x12&.bot.auth.v1.DeleteOidcProviderRequest\x1a'.bot.auth.v1.DeleteOidcProviderResponseB\xa9\x01\n" +
 	"\x0fcom.bot.auth.v1B\tAuthProtoP\x01Z=github.com/botserver-go/botserver-go/proto/bot/auth/v1;authv1\xa2\x02\x03BAX\xaa\x02\vBot.Auth.V1\xca\x02\vBot\\Auth\\V1\xe2\x02\x17Bot\\Auth\\V1\\GPBMetadata\xea\x02\rBot::Auth::V1b\x06proto3"
 
-var file_bot_auth_v1_auth_proto_goTypes = []any{}
+var (
+	file_bot_auth_v1_auth_proto_rawDescOnce sync.Once
+	file_bot_auth_v1_auth_proto_rawDescData []byte
+)
+
+func file_bot_auth_v1_auth_proto_rawDescGZIP() []byte {
+	file_bot_auth_v1_auth_proto_rawDescOnce.Do(func() {
+		file_bot_auth_v1_auth_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_bot_auth_v1_auth_proto_rawDesc), len(file_bot_auth_v1_auth_proto_rawDesc)))
+	})
+	return file_bot_auth_v1_auth_proto_rawDescData
+}
+
+var file_bot_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
+var file_bot_auth_v1_auth_proto_goTypes = []any{
+	(*Tokens)(nil),                       // 0: bot.auth.v1.Tokens
+	(*User)(nil),                         // 1: bot.auth.v1.User
+	(*Org)(nil),                          // 2: bot.auth.v1.Org
+	(*Membership)(nil),                   // 3: bot.auth.v1.Membership
+	(*Member)(nil),                       // 4: bot.auth.v1.Member
+	(*Role)(nil),                         // 5: bot.auth.v1.Role
+	(*Invitation)(nil),                   // 6: bot.auth.v1.Invitation
+	(*ApiKey)(nil),                       // 7: bot.auth.v1.ApiKey
+	(*Bot)(nil),                          // 8: bot.auth.v1.Bot
+	(*Identity)(nil),                     // 9: bot.auth.v1.Identity
+	(*LoginRequest)(nil),                 // 10: bot.auth.v1.LoginRequest
+	(*LoginResponse)(nil),                // 11: bot.auth.v1.LoginResponse
+	(*RefreshRequest)(nil),               // 12: bot.auth.v1.RefreshRequest
+	(*RefreshResponse)(nil),              // 13: bot.auth.v1.RefreshResponse
+	(*LogoutRequest)(nil),                // 14: bot.auth.v1.LogoutRequest
+	(*LogoutResponse)(nil),               // 15: bot.auth.v1.LogoutResponse
+	(*ExchangeApiKeyRequest)(nil),        // 16: bot.auth.v1.ExchangeApiKeyRequest
+	(*ExchangeApiKeyResponse)(nil),       // 17: bot.auth.v1.ExchangeApiKeyResponse
+	(*CreateVisitorSessionRequest)(nil),  // 18: bot.auth.v1.CreateVisitorSessionRequest
+	(*CreateVisitorSessionResponse)(nil), // 19: bot.auth.v1.CreateVisitorSessionResponse
+	(*GetJwksRequest)(nil),               // 20: bot.auth.v1.GetJwksRequest
+	(*GetJwksResponse)(nil),              // 21: bot.auth.v1.GetJwksResponse
+	(*StartOidcRequest)(nil),             // 22: bot.auth.v1.StartOidcRequest
+	(*StartOidcResponse)(nil),            // 23: bot.auth.v1.StartOidcResponse
+	(*FinishOidcRequest)(nil),            // 24: bot.auth.v1.FinishOidcRequest
+	(*FinishOidcResponse)(nil),           // 25: bot.auth.v1.FinishOidcResponse
+	(*OidcProvider)(nil),                 // 26: bot.auth.v1.OidcProvider
+	(*GetOidcProviderRequest)(nil),       // 27: bot.auth.v1.GetOidcProviderRequest
+	(*GetOidcProviderResponse)(nil),      // 28: bot.auth.v1.GetOidcProviderResponse
+	(*SetOidcProviderRequest)(nil),       // 29: bot.auth.v1.SetOidcProviderRequest
+	(*SetOidcProviderResponse)(nil),      // 30: bot.auth.v1.SetOidcProviderResponse
+	(*DeleteOidcProviderRequest)(nil),    // 31: bot.auth.v1.DeleteOidcProviderRequest
+	(*DeleteOidcProviderResponse)(nil),   // 32: bot.auth.v1.DeleteOidcProviderResponse
+	(*AcceptInvitationRequest)(nil),      // 33: bot.auth.v1.AcceptInvitationRequest
+	(*AcceptInvitationResponse)(nil),     // 34: bot.auth.v1.AcceptInvitationResponse
+	(*GetMeRequest)(nil),                 // 35: bot.auth.v1.GetMeRequest
+	(*GetMeResponse)(nil),                // 36: bot.auth.v1.GetMeResponse
+	(*AuthorizeRequest)(nil),             // 37: bot.auth.v1.AuthorizeRequest
+	(*AuthorizeResponse)(nil),            // 38: bot.auth.v1.AuthorizeResponse
+	(*GetUserRequest)(nil),               // 39: bot.auth.v1.GetUserRequest
+	(*GetUserResponse)(nil),              // 40: bot.auth.v1.GetUserResponse
+	(*CreateOrgRequest)(nil),             // 41: bot.auth.v1.CreateOrgRequest
+	(*CreateOrgResponse)(nil),            // 42: bot.auth.v1.CreateOrgResponse
+	(*GetOrgRequest)(nil),                // 43: bot.auth.v1.GetOrgRequest
+	(*GetOrgResponse)(nil),               // 44: bot.auth.v1.GetOrgResponse
+	(*UpdateOrgRequest)(nil),             // 45: bot.auth.v1.UpdateOrgRequest
+	(*UpdateOrgResponse)(nil),            // 46: bot.auth.v1.UpdateOrgResponse
+	(*ListMembersRequest)(nil),           // 47: bot.auth.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),          // 48: bot.auth.v1.ListMembersResponse
+	(*SetMemberRolesRequest)(nil),        // 49: bot.auth.v1.SetMemberRolesRequest
+	(*SetMemberRolesResponse)(nil),       // 50: bot.auth.v1.SetMemberRolesResponse
+	(*RemoveMemberRequest)(nil),          // 51: bot.auth.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),         // 52: bot.auth.v1.RemoveMemberResponse
+	(*CreateInvitationRequest)(nil),      // 53: bot.auth.v1.CreateInvitationRequest
+	(*CreateInvitationResponse)(nil),     // 54: bot.auth.v1.CreateInvitationResponse
+	(*ListInvitationsRequest)(nil),       // 55: bot.auth.v1.ListInvitationsRequest
+	(*ListInvitationsResponse)(nil),      // 56: bot.auth.v1.ListInvitationsResponse
+	(*RevokeInvitationRequest)(nil),      // 57: bot.auth.v1.RevokeInvitationRequest
+	(*RevokeInvitationResponse)(nil),     // 58: bot.auth.v1.RevokeInvitationResponse
+	(*ListRolesRequest)(nil),             // 59: bot.auth.v1.ListRolesRequest
+	(*ListRolesResponse)(nil),            // 60: bot.auth.v1.ListRolesResponse
+	(*CreateRoleRequest)(nil),            // 61: bot.auth.v1.CreateRoleRequest
+	(*CreateRoleResponse)(nil),           // 62: bot.auth.v1.CreateRoleResponse
+	(*UpdateRoleRequest)(nil),            // 63: bot.auth.v1.UpdateRoleRequest
+	(*UpdateRoleResponse)(nil),           // 64: bot.auth.v1.UpdateRoleResponse
+	(*DeleteRoleRequest)(nil),            // 65: bot.auth.v1.DeleteRoleRequest
+	(*DeleteRoleResponse)(nil),           // 66: bot.auth.v1.DeleteRoleResponse
+	(*CreateApiKeyRequest)(nil),          // 67: bot.auth.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),         // 68: bot.auth.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),           // 69: bot.auth.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),          // 70: bot.auth.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),          // 71: bot.auth.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),         // 72: bot.auth.v1.RevokeApiKeyResponse
+	(*CreateBotRequest)(nil),             // 73: bot.auth.v1.CreateBotRequest
+	(*CreateBotResponse)(nil),            // 74: bot.auth.v1.CreateBotResponse
+	(*GetBotRequest)(nil),                // 75: bot.auth.v1.GetBotRequest
+	(*GetBotResponse)(nil),               // 76: bot.auth.v1.GetBotResponse
+	(*ListBotsRequest)(nil),              // 77: bot.auth.v1.ListBotsRequest
+	(*ListBotsResponse)(nil),             // 78: bot.auth.v1.ListBotsResponse
+	(*UpdateBotRequest)(nil),             // 79: bot.auth.v1.UpdateBotRequest
+	(*UpdateBotResponse)(nil),            // 80: bot.auth.v1.UpdateBotResponse
+	(*DeleteBotRequest)(nil),             // 81: bot.auth.v1.DeleteBotRequest
+	(*DeleteBotResponse)(nil),            // 82: bot.auth.v1.DeleteBotResponse
+	(*EnsureBotRequest)(nil),             // 83: bot.auth.v1.EnsureBotRequest
+	(*EnsureBotResponse)(nil),            // 84: bot.auth.v1.EnsureBotResponse
+	(*timestamppb.Timestamp)(nil),        // 85: google.protobuf.Timestamp
+}
 var file_bot_auth_v1_auth_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	85, // 0: bot.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	85, // 1: bot.auth.v1.Org.created_at:type_name -> google.protobuf.Timestamp
+	2,  // 2: bot.auth.v1.Membership.org:type_name -> bot.auth.v1.Org
+	1,  // 3: bot.auth.v1.Member.user:type_name -> bot.auth.v1.User
+	85, // 4: bot.auth.v1.Member.joined_at:type_name -> google.protobuf.Timestamp
+	85, // 5: bot.auth.v1.Invitation.expires_at:type_name -> google.protobuf.Timestamp
+	85, // 6: bot.auth.v1.Invitation.accepted_at:type_name -> google.protobuf.Timestamp
+	85, // 7: bot.auth.v1.Invitation.created_at:type_name -> google.protobuf.Timestamp
+	85, // 8: bot.auth.v1.ApiKey.expires_at:type_name -> google.protobuf.Timestamp
+	85, // 9: bot.auth.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
+	85, // 10: bot.auth.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
+	85, // 11: bot.auth.v1.Bot.created_at:type_name -> google.protobuf.Timestamp
+	85, // 12: bot.auth.v1.Bot.updated_at:type_name -> google.protobuf.Timestamp
+	0,  // 13: bot.auth.v1.LoginResponse.tokens:type_name -> bot.auth.v1.Tokens
+	1,  // 14: bot.auth.v1.LoginResponse.user:type_name -> bot.auth.v1.User
+	0,  // 15: bot.auth.v1.RefreshResponse.tokens:type_name -> bot.auth.v1.Tokens
+	0,  // 16: bot.auth.v1.ExchangeApiKeyResponse.tokens:type_name -> bot.auth.v1.Tokens
+	0,  // 17: bot.auth.v1.FinishOidcResponse.tokens:type_name -> bot.auth.v1.Tokens
+	1,  // 18: bot.auth.v1.FinishOidcResponse.user:type_name -> bot.auth.v1.User
+	85, // 19: bot.auth.v1.OidcProvider.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 20: bot.auth.v1.GetOidcProviderResponse.provider:type_name -> bot.auth.v1.OidcProvider
+	26, // 21: bot.auth.v1.SetOidcProviderResponse.provider:type_name -> bot.auth.v1.OidcProvider
+	0,  // 22: bot.auth.v1.AcceptInvitationResponse.tokens:type_name -> bot.auth.v1.Tokens
+	1,  // 23: bot.auth.v1.AcceptInvitationResponse.user:type_name -> bot.auth.v1.User
+	9,  // 24: bot.auth.v1.GetMeResponse.identity:type_name -> bot.auth.v1.Identity
+	1,  // 25: bot.auth.v1.GetMeResponse.user:type_name -> bot.auth.v1.User
+	2,  // 26: bot.auth.v1.GetMeResponse.org:type_name -> bot.auth.v1.Org
+	3,  // 27: bot.auth.v1.GetMeResponse.memberships:type_name -> bot.auth.v1.Membership
+	9,  // 28: bot.auth.v1.AuthorizeResponse.identity:type_name -> bot.auth.v1.Identity
+	1,  // 29: bot.auth.v1.GetUserResponse.user:type_name -> bot.auth.v1.User
+	2,  // 30: bot.auth.v1.CreateOrgResponse.org:type_name -> bot.auth.v1.Org
+	0,  // 31: bot.auth.v1.CreateOrgResponse.tokens:type_name -> bot.auth.v1.Tokens
+	2,  // 32: bot.auth.v1.GetOrgResponse.org:type_name -> bot.auth.v1.Org
+	2,  // 33: bot.auth.v1.UpdateOrgResponse.org:type_name -> bot.auth.v1.Org
+	4,  // 34: bot.auth.v1.ListMembersResponse.members:type_name -> bot.auth.v1.Member
+	4,  // 35: bot.auth.v1.SetMemberRolesResponse.member:type_name -> bot.auth.v1.Member
+	6,  // 36: bot.auth.v1.CreateInvitationResponse.invitation:type_name -> bot.auth.v1.Invitation
+	6,  // 37: bot.auth.v1.ListInvitationsResponse.invitations:type_name -> bot.auth.v1.Invitation
+	5,  // 38: bot.auth.v1.ListRolesResponse.roles:type_name -> bot.auth.v1.Role
+	5,  // 39: bot.auth.v1.CreateRoleResponse.role:type_name -> bot.auth.v1.Role
+	5,  // 40: bot.auth.v1.UpdateRoleResponse.role:type_name -> bot.auth.v1.Role
+	7,  // 41: bot.auth.v1.CreateApiKeyResponse.api_key:type_name -> bot.auth.v1.ApiKey
+	7,  // 42: bot.auth.v1.ListApiKeysResponse.api_keys:type_name -> bot.auth.v1.ApiKey
+	8,  // 43: bot.auth.v1.CreateBotResponse.bot:type_name -> bot.auth.v1.Bot
+	8,  // 44: bot.auth.v1.GetBotResponse.bot:type_name -> bot.auth.v1.Bot
+	8,  // 45: bot.auth.v1.ListBotsResponse.bots:type_name -> bot.auth.v1.Bot
+	8,  // 46: bot.auth.v1.UpdateBotResponse.bot:type_name -> bot.auth.v1.Bot
+	8,  // 47: bot.auth.v1.EnsureBotResponse.bot:type_name -> bot.auth.v1.Bot
+	10, // 48: bot.auth.v1.AuthService.Login:input_type -> bot.auth.v1.LoginRequest
+	12, // 49: bot.auth.v1.AuthService.Refresh:input_type -> bot.auth.v1.RefreshRequest
+	14, // 50: bot.auth.v1.AuthService.Logout:input_type -> bot.auth.v1.LogoutRequest
+	16, // 51: bot.auth.v1.AuthService.ExchangeApiKey:input_type -> bot.auth.v1.ExchangeApiKeyRequest
+	18, // 52: bot.auth.v1.AuthService.CreateVisitorSession:input_type -> bot.auth.v1.CreateVisitorSessionRequest
+	20, // 53: bot.auth.v1.AuthService.GetJwks:input_type -> bot.auth.v1.GetJwksRequest
+	22, // 54: bot.auth.v1.AuthService.StartOidc:input_type -> bot.auth.v1.StartOidcRequest
+	24, // 55: bot.auth.v1.AuthService.FinishOidc:input_type -> bot.auth.v1.FinishOidcRequest
+	33, // 56: bot.auth.v1.AuthService.AcceptInvitation:input_type -> bot.auth.v1.AcceptInvitationRequest
+	35, // 57: bot.auth.v1.AuthService.GetMe:input_type -> bot.auth.v1.GetMeRequest
+	37, // 58: bot.auth.v1.AuthService.Authorize:input_type -> bot.auth.v1.AuthorizeRequest
+	39, // 59: bot.auth.v1.AuthService.GetUser:input_type -> bot.auth.v1.GetUserRequest
+	41, // 60: bot.auth.v1.AuthService.CreateOrg:input_type -> bot.auth.v1.CreateOrgRequest
+	43, // 61: bot.auth.v1.AuthService.GetOrg:input_type -> bot.auth.v1.GetOrgRequest
+	45, // 62: bot.auth.v1.AuthService.UpdateOrg:input_type -> bot.auth.v1.UpdateOrgRequest
+	47, // 63: bot.auth.v1.AuthService.ListMembers:input_type -> bot.auth.v1.ListMembersRequest
+	49, // 64: bot.auth.v1.AuthService.SetMemberRoles:input_type -> bot.auth.v1.SetMemberRolesRequest
+	51, // 65: bot.auth.v1.AuthService.RemoveMember:input_type -> bot.auth.v1.RemoveMemberRequest
+	53, // 66: bot.auth.v1.AuthService.CreateInvitation:input_type -> bot.auth.v1.CreateInvitationRequest
+	55, // 67: bot.auth.v1.AuthService.ListInvitations:input_type -> bot.auth.v1.ListInvitationsRequest
+	57, // 68: bot.auth.v1.AuthService.RevokeInvitation:input_type -> bot.auth.v1.RevokeInvitationRequest
+	59, // 69: bot.auth.v1.AuthService.ListRoles:input_type -> bot.auth.v1.ListRolesRequest
+	61, // 70: bot.auth.v1.AuthService.CreateRole:input_type -> bot.auth.v1.CreateRoleRequest
+	63, // 71: bot.auth.v1.AuthService.UpdateRole:input_type -> bot.auth.v1.UpdateRoleRequest
+	65, // 72: bot.auth.v1.AuthService.DeleteRole:input_type -> bot.auth.v1.DeleteRoleRequest
+	67, // 73: bot.auth.v1.AuthService.CreateApiKey:input_type -> bot.auth.v1.CreateApiKeyRequest
+	69, // 74: bot.auth.v1.AuthService.ListApiKeys:input_type -> bot.auth.v1.ListApiKeysRequest
+	71, // 75: bot.auth.v1.AuthService.RevokeApiKey:input_type -> bot.auth.v1.RevokeApiKeyRequest
+	73, // 76: bot.auth.v1.AuthService.CreateBot:input_type -> bot.auth.v1.CreateBotRequest
+	75, // 77: bot.auth.v1.AuthService.GetBot:input_type -> bot.auth.v1.GetBotRequest
+	77, // 78: bot.auth.v1.AuthService.ListBots:input_type -> bot.auth.v1.ListBotsRequest
+	79, // 79: bot.auth.v1.AuthService.UpdateBot:input_type -> bot.auth.v1.UpdateBotRequest
+	81, // 80: bot.auth.v1.AuthService.DeleteBot:input_type -> bot.auth.v1.DeleteBotRequest
+	83, // 81: bot.auth.v1.AuthService.EnsureBot:input_type -> bot.auth.v1.EnsureBotRequest
+	27, // 82: bot.auth.v1.AuthService.GetOidcProvider:input_type -> bot.auth.v1.GetOidcProviderRequest
+	29, // 83: bot.auth.v1.AuthService.SetOidcProvider:input_type -> bot.auth.v1.SetOidcProviderRequest
+	31, // 84: bot.auth.v1.AuthService.DeleteOidcProvider:input_type -> bot.auth.v1.DeleteOidcProviderRequest
+	11, // 85: bot.auth.v1.AuthService.Login:output_type -> bot.auth.v1.LoginResponse
+	13, // 86: bot.auth.v1.AuthService.Refresh:output_type -> bot.auth.v1.RefreshResponse
+	15, // 87: bot.auth.v1.AuthService.Logout:output_type -> bot.auth.v1.LogoutResponse
+	17, // 88: bot.auth.v1.AuthService.ExchangeApiKey:output_type -> bot.auth.v1.ExchangeApiKeyResponse
+	19, // 89: bot.auth.v1.AuthService.CreateVisitorSession:output_type -> bot.auth.v1.CreateVisitorSessionResponse
+	21, // 90: bot.auth.v1.AuthService.GetJwks:output_type -> bot.auth.v1.GetJwksResponse
+	23, // 91: bot.auth.v1.AuthService.StartOidc:output_type -> bot.auth.v1.StartOidcResponse
+	25, // 92: bot.auth.v1.AuthService.FinishOidc:output_type -> bot.auth.v1.FinishOidcResponse
+	34, // 93: bot.auth.v1.AuthService.AcceptInvitation:output_type -> bot.auth.v1.AcceptInvitationResponse
+	36, // 94: bot.auth.v1.AuthService.GetMe:output_type -> bot.auth.v1.GetMeResponse
+	38, // 95: bot.auth.v1.AuthService.Authorize:output_type -> bot.auth.v1.AuthorizeResponse
+	40, // 96: bot.auth.v1.AuthService.GetUser:output_type -> bot.auth.v1.GetUserResponse
+	42, // 97: bot.auth.v1.AuthService.CreateOrg:output_type -> bot.auth.v1.CreateOrgResponse
+	44, // 98: bot.auth.v1.AuthService.GetOrg:output_type -> bot.auth.v1.GetOrgResponse
+	46, // 99: bot.auth.v1.AuthService.UpdateOrg:output_type -> bot.auth.v1.UpdateOrgResponse
+	48, // 100: bot.auth.v1.AuthService.ListMembers:output_type -> bot.auth.v1.ListMembersResponse
+	50, // 101: bot.auth.v1.AuthService.SetMemberRoles:output_type -> bot.auth.v1.SetMemberRolesResponse
+	52, // 102: bot.auth.v1.AuthService.RemoveMember:output_type -> bot.auth.v1.RemoveMemberResponse
+	54, // 103: bot.auth.v1.AuthService.CreateInvitation:output_type -> bot.auth.v1.CreateInvitationResponse
+	56, // 104: bot.auth.v1.AuthService.ListInvitations:output_type -> bot.auth.v1.ListInvitationsResponse
+	58, // 105: bot.auth.v1.AuthService.RevokeInvitation:output_type -> bot.auth.v1.RevokeInvitationResponse
+	60, // 106: bot.auth.v1.AuthService.ListRoles:output_type -> bot.auth.v1.ListRolesResponse
+	62, // 107: bot.auth.v1.AuthService.CreateRole:output_type -> bot.auth.v1.CreateRoleResponse
+	64, // 108: bot.auth.v1.AuthService.UpdateRole:output_type -> bot.auth.v1.UpdateRoleResponse
+	66, // 109: bot.auth.v1.AuthService.DeleteRole:output_type -> bot.auth.v1.DeleteRoleResponse
+	68, // 110: bot.auth.v1.AuthService.CreateApiKey:output_type -> bot.auth.v1.CreateApiKeyResponse
+	70, // 111: bot.auth.v1.AuthService.ListApiKeys:output_type -> bot.auth.v1.ListApiKeysResponse
+	72, // 112: bot.auth.v1.AuthService.RevokeApiKey:output_type -> bot.auth.v1.RevokeApiKeyResponse
+	74, // 113: bot.auth.v1.AuthService.CreateBot:output_type -> bot.auth.v1.CreateBotResponse
+	76, // 114: bot.auth.v1.AuthService.GetBot:output_type -> bot.auth.v1.GetBotResponse
+	78, // 115: bot.auth.v1.AuthService.ListBots:output_type -> bot.auth.v1.ListBotsResponse
+	80, // 116: bot.auth.v1.AuthService.UpdateBot:output_type -> bot.auth.v1.UpdateBotResponse
+	82, // 117: bot.auth.v1.AuthService.DeleteBot:output_type -> bot.auth.v1.DeleteBotResponse
+	84, // 118: bot.auth.v1.AuthService.EnsureBot:output_type -> bot.auth.v1.EnsureBotResponse
+	28, // 119: bot.auth.v1.AuthService.GetOidcProvider:output_type -> bot.auth.v1.GetOidcProviderResponse
+	30, // 120: bot.auth.v1.AuthService.SetOidcProvider:output_type -> bot.auth.v1.SetOidcProviderResponse
+	32, // 121: bot.auth.v1.AuthService.DeleteOidcProvider:output_type -> bot.auth.v1.DeleteOidcProviderResponse
+	85, // [85:122] is the sub-list for method output_type
+	48, // [48:85] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_bot_auth_v1_auth_proto_init() }
@@ -42,18 +4996,21 @@ func file_bot_auth_v1_auth_proto_init() {
 	if File_bot_auth_v1_auth_proto != nil {
 		return
 	}
+	file_bot_auth_v1_auth_proto_msgTypes[29].OneofWrappers = []any{}
+	file_bot_auth_v1_auth_proto_msgTypes[79].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_auth_v1_auth_proto_rawDesc), len(file_bot_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   0,
+			NumMessages:   85,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_bot_auth_v1_auth_proto_goTypes,
 		DependencyIndexes: file_bot_auth_v1_auth_proto_depIdxs,
+		MessageInfos:      file_bot_auth_v1_auth_proto_msgTypes,
 	}.Build()
 	File_bot_auth_v1_auth_proto = out.File
 	file_bot_auth_v1_auth_proto_goTypes = nil

@@ -9,6 +9,7 @@ package autov1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -77,6 +78,617 @@ func (TurnStatus) EnumDescriptor() ([]byte, []int) {
 	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{0}
 }
 
+type Memory struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	ValueJson     string                 `protobuf:"bytes,2,opt,name=value_json,json=valueJson,proto3" json:"value_json,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Memory) Reset() {
+	*x = Memory{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Memory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Memory) ProtoMessage() {}
+
+func (x *Memory) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Memory.ProtoReflect.Descriptor instead.
+func (*Memory) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Memory) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Memory) GetValueJson() string {
+	if x != nil {
+		return x.ValueJson
+	}
+	return ""
+}
+
+func (x *Memory) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *Memory) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+type ListMemoriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// scope is bot, user or conversation.
+	Scope string `protobuf:"bytes,2,opt,name=scope,proto3" json:"scope,omitempty"`
+	// owner is the user id or conversation id; empty for bot memories.
+	Owner         string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMemoriesRequest) Reset() {
+	*x = ListMemoriesRequest{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMemoriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMemoriesRequest) ProtoMessage() {}
+
+func (x *ListMemoriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMemoriesRequest.ProtoReflect.Descriptor instead.
+func (*ListMemoriesRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListMemoriesRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *ListMemoriesRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *ListMemoriesRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+type ListMemoriesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Memories      []*Memory              `protobuf:"bytes,1,rep,name=memories,proto3" json:"memories,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMemoriesResponse) Reset() {
+	*x = ListMemoriesResponse{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMemoriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMemoriesResponse) ProtoMessage() {}
+
+func (x *ListMemoriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMemoriesResponse.ProtoReflect.Descriptor instead.
+func (*ListMemoriesResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListMemoriesResponse) GetMemories() []*Memory {
+	if x != nil {
+		return x.Memories
+	}
+	return nil
+}
+
+type SetMemoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Scope string                 `protobuf:"bytes,2,opt,name=scope,proto3" json:"scope,omitempty"`
+	Owner string                 `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	Key   string                 `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
+	// value_json is the value as JSON; empty deletes the memory.
+	ValueJson string `protobuf:"bytes,5,opt,name=value_json,json=valueJson,proto3" json:"value_json,omitempty"`
+	// ttl_seconds > 0 makes the memory expire.
+	TtlSeconds    int64 `protobuf:"varint,6,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMemoryRequest) Reset() {
+	*x = SetMemoryRequest{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMemoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMemoryRequest) ProtoMessage() {}
+
+func (x *SetMemoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMemoryRequest.ProtoReflect.Descriptor instead.
+func (*SetMemoryRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SetMemoryRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *SetMemoryRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *SetMemoryRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *SetMemoryRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SetMemoryRequest) GetValueJson() string {
+	if x != nil {
+		return x.ValueJson
+	}
+	return ""
+}
+
+func (x *SetMemoryRequest) GetTtlSeconds() int64 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+type SetMemoryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMemoryResponse) Reset() {
+	*x = SetMemoryResponse{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMemoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMemoryResponse) ProtoMessage() {}
+
+func (x *SetMemoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMemoryResponse.ProtoReflect.Descriptor instead.
+func (*SetMemoryResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{4}
+}
+
+type TableField struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	MaxLength     int32                  `protobuf:"varint,3,opt,name=max_length,json=maxLength,proto3" json:"max_length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TableField) Reset() {
+	*x = TableField{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TableField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TableField) ProtoMessage() {}
+
+func (x *TableField) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TableField.ProtoReflect.Descriptor instead.
+func (*TableField) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TableField) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TableField) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *TableField) GetMaxLength() int32 {
+	if x != nil {
+		return x.MaxLength
+	}
+	return 0
+}
+
+type Table struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Fields        []*TableField          `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Table) Reset() {
+	*x = Table{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Table) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Table) ProtoMessage() {}
+
+func (x *Table) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Table.ProtoReflect.Descriptor instead.
+func (*Table) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Table) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Table) GetFields() []*TableField {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type ListTablesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTablesRequest) Reset() {
+	*x = ListTablesRequest{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTablesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTablesRequest) ProtoMessage() {}
+
+func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTablesRequest.ProtoReflect.Descriptor instead.
+func (*ListTablesRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListTablesRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+type ListTablesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tables        []*Table               `protobuf:"bytes,1,rep,name=tables,proto3" json:"tables,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTablesResponse) Reset() {
+	*x = ListTablesResponse{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTablesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTablesResponse) ProtoMessage() {}
+
+func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTablesResponse.ProtoReflect.Descriptor instead.
+func (*ListTablesResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListTablesResponse) GetTables() []*Table {
+	if x != nil {
+		return x.Tables
+	}
+	return nil
+}
+
+type QueryTableRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Table string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	// filter as in FIND: field op value joined by AND; empty for all rows.
+	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Rows to return, default 100, at most 1000.
+	Limit         int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryTableRequest) Reset() {
+	*x = QueryTableRequest{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryTableRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryTableRequest) ProtoMessage() {}
+
+func (x *QueryTableRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryTableRequest.ProtoReflect.Descriptor instead.
+func (*QueryTableRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *QueryTableRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *QueryTableRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *QueryTableRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *QueryTableRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type QueryTableResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// rows_json are the rows as JSON objects (with their id).
+	RowsJson      []string `protobuf:"bytes,1,rep,name=rows_json,json=rowsJson,proto3" json:"rows_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryTableResponse) Reset() {
+	*x = QueryTableResponse{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryTableResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryTableResponse) ProtoMessage() {}
+
+func (x *QueryTableResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryTableResponse.ProtoReflect.Descriptor instead.
+func (*QueryTableResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *QueryTableResponse) GetRowsJson() []string {
+	if x != nil {
+		return x.RowsJson
+	}
+	return nil
+}
+
 // Output is one thing a script produced for the conversation. kind is one
 // of: talk (text), suggestion (name = message|text|context|tool, text =
 // label, value = payload), clear_suggestions, switcher (name = id, text =
@@ -97,7 +709,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[0]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -109,7 +721,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[0]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -122,7 +734,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{0}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Output) GetKind() string {
@@ -179,7 +791,7 @@ type ConverseRequest struct {
 
 func (x *ConverseRequest) Reset() {
 	*x = ConverseRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[1]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -191,7 +803,7 @@ func (x *ConverseRequest) String() string {
 func (*ConverseRequest) ProtoMessage() {}
 
 func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[1]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -204,7 +816,7 @@ func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseRequest.ProtoReflect.Descriptor instead.
 func (*ConverseRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{1}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ConverseRequest) GetBot() string {
@@ -265,7 +877,7 @@ type TurnEnd struct {
 
 func (x *TurnEnd) Reset() {
 	*x = TurnEnd{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[2]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -277,7 +889,7 @@ func (x *TurnEnd) String() string {
 func (*TurnEnd) ProtoMessage() {}
 
 func (x *TurnEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[2]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -290,7 +902,7 @@ func (x *TurnEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnEnd.ProtoReflect.Descriptor instead.
 func (*TurnEnd) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{2}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TurnEnd) GetStatus() TurnStatus {
@@ -341,7 +953,7 @@ type ConverseResponse struct {
 
 func (x *ConverseResponse) Reset() {
 	*x = ConverseResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[3]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -353,7 +965,7 @@ func (x *ConverseResponse) String() string {
 func (*ConverseResponse) ProtoMessage() {}
 
 func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[3]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -366,7 +978,7 @@ func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseResponse.ProtoReflect.Descriptor instead.
 func (*ConverseResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{3}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConverseResponse) GetEvent() isConverseResponse_Event {
@@ -423,7 +1035,7 @@ type RunToolRequest struct {
 
 func (x *RunToolRequest) Reset() {
 	*x = RunToolRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[4]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -435,7 +1047,7 @@ func (x *RunToolRequest) String() string {
 func (*RunToolRequest) ProtoMessage() {}
 
 func (x *RunToolRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[4]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -448,7 +1060,7 @@ func (x *RunToolRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunToolRequest.ProtoReflect.Descriptor instead.
 func (*RunToolRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{4}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RunToolRequest) GetBot() string {
@@ -499,7 +1111,7 @@ type RunToolResponse struct {
 
 func (x *RunToolResponse) Reset() {
 	*x = RunToolResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[5]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -511,7 +1123,7 @@ func (x *RunToolResponse) String() string {
 func (*RunToolResponse) ProtoMessage() {}
 
 func (x *RunToolResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[5]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,7 +1136,7 @@ func (x *RunToolResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunToolResponse.ProtoReflect.Descriptor instead.
 func (*RunToolResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{5}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RunToolResponse) GetResultJson() string {
@@ -561,7 +1173,7 @@ type Tool struct {
 
 func (x *Tool) Reset() {
 	*x = Tool{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[6]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +1185,7 @@ func (x *Tool) String() string {
 func (*Tool) ProtoMessage() {}
 
 func (x *Tool) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[6]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +1198,7 @@ func (x *Tool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tool.ProtoReflect.Descriptor instead.
 func (*Tool) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{6}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Tool) GetName() string {
@@ -622,7 +1234,7 @@ type ListToolsRequest struct {
 
 func (x *ListToolsRequest) Reset() {
 	*x = ListToolsRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[7]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +1246,7 @@ func (x *ListToolsRequest) String() string {
 func (*ListToolsRequest) ProtoMessage() {}
 
 func (x *ListToolsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[7]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +1259,7 @@ func (x *ListToolsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListToolsRequest.ProtoReflect.Descriptor instead.
 func (*ListToolsRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{7}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListToolsRequest) GetBot() string {
@@ -673,7 +1285,7 @@ type ListToolsResponse struct {
 
 func (x *ListToolsResponse) Reset() {
 	*x = ListToolsResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[8]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -685,7 +1297,7 @@ func (x *ListToolsResponse) String() string {
 func (*ListToolsResponse) ProtoMessage() {}
 
 func (x *ListToolsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[8]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -698,7 +1310,7 @@ func (x *ListToolsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListToolsResponse.ProtoReflect.Descriptor instead.
 func (*ListToolsResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{8}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListToolsResponse) GetTools() []*Tool {
@@ -720,7 +1332,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[9]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +1344,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[9]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +1357,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{9}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Diagnostic) GetFile() string {
@@ -786,7 +1398,7 @@ type CompileRequest struct {
 
 func (x *CompileRequest) Reset() {
 	*x = CompileRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[10]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +1410,7 @@ func (x *CompileRequest) String() string {
 func (*CompileRequest) ProtoMessage() {}
 
 func (x *CompileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[10]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +1423,7 @@ func (x *CompileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompileRequest.ProtoReflect.Descriptor instead.
 func (*CompileRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{10}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CompileRequest) GetName() string {
@@ -841,7 +1453,7 @@ type CompileResponse struct {
 
 func (x *CompileResponse) Reset() {
 	*x = CompileResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[11]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +1465,7 @@ func (x *CompileResponse) String() string {
 func (*CompileResponse) ProtoMessage() {}
 
 func (x *CompileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[11]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +1478,7 @@ func (x *CompileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompileResponse.ProtoReflect.Descriptor instead.
 func (*CompileResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{11}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CompileResponse) GetOk() bool {
@@ -906,7 +1518,7 @@ type LoadBotRequest struct {
 
 func (x *LoadBotRequest) Reset() {
 	*x = LoadBotRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[12]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1530,7 @@ func (x *LoadBotRequest) String() string {
 func (*LoadBotRequest) ProtoMessage() {}
 
 func (x *LoadBotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[12]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1543,7 @@ func (x *LoadBotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBotRequest.ProtoReflect.Descriptor instead.
 func (*LoadBotRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{12}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LoadBotRequest) GetBot() string {
@@ -950,7 +1562,7 @@ type LoadBotResponse struct {
 
 func (x *LoadBotResponse) Reset() {
 	*x = LoadBotResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[13]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1574,7 @@ func (x *LoadBotResponse) String() string {
 func (*LoadBotResponse) ProtoMessage() {}
 
 func (x *LoadBotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[13]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1587,7 @@ func (x *LoadBotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBotResponse.ProtoReflect.Descriptor instead.
 func (*LoadBotResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{13}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LoadBotResponse) GetBot() *Bot {
@@ -994,7 +1606,7 @@ type GetBotRequest struct {
 
 func (x *GetBotRequest) Reset() {
 	*x = GetBotRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[14]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1618,7 @@ func (x *GetBotRequest) String() string {
 func (*GetBotRequest) ProtoMessage() {}
 
 func (x *GetBotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[14]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1631,7 @@ func (x *GetBotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBotRequest.ProtoReflect.Descriptor instead.
 func (*GetBotRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{14}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetBotRequest) GetBot() string {
@@ -1038,7 +1650,7 @@ type GetBotResponse struct {
 
 func (x *GetBotResponse) Reset() {
 	*x = GetBotResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[15]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1662,7 @@ func (x *GetBotResponse) String() string {
 func (*GetBotResponse) ProtoMessage() {}
 
 func (x *GetBotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[15]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1675,7 @@ func (x *GetBotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBotResponse.ProtoReflect.Descriptor instead.
 func (*GetBotResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{15}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetBotResponse) GetBot() *Bot {
@@ -1086,7 +1698,7 @@ type Script struct {
 
 func (x *Script) Reset() {
 	*x = Script{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[16]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1098,7 +1710,7 @@ func (x *Script) String() string {
 func (*Script) ProtoMessage() {}
 
 func (x *Script) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[16]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1111,7 +1723,7 @@ func (x *Script) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Script.ProtoReflect.Descriptor instead.
 func (*Script) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{16}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Script) GetName() string {
@@ -1142,18 +1754,22 @@ type Bot struct {
 	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
 	// config is config.csv; secret values (keys, passwords, tokens) are only
 	// returned to services, never to users.
-	Config        map[string]string `protobuf:"bytes,3,rep,name=config,proto3" json:"config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Prompt        string            `protobuf:"bytes,4,opt,name=prompt,proto3" json:"prompt,omitempty"`
-	Scripts       []*Script         `protobuf:"bytes,5,rep,name=scripts,proto3" json:"scripts,omitempty"`
-	Diagnostics   []*Diagnostic     `protobuf:"bytes,6,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
-	Tools         []string          `protobuf:"bytes,7,rep,name=tools,proto3" json:"tools,omitempty"`
+	Config      map[string]string `protobuf:"bytes,3,rep,name=config,proto3" json:"config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Prompt      string            `protobuf:"bytes,4,opt,name=prompt,proto3" json:"prompt,omitempty"`
+	Scripts     []*Script         `protobuf:"bytes,5,rep,name=scripts,proto3" json:"scripts,omitempty"`
+	Diagnostics []*Diagnostic     `protobuf:"bytes,6,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	Tools       []string          `protobuf:"bytes,7,rep,name=tools,proto3" json:"tools,omitempty"`
+	// triggers the package's scripts declare. Registering them with the
+	// services that fire them (bottasks, botmail, ...) arrives with those
+	// services; until then they are listed here only.
+	Triggers      []*Trigger `protobuf:"bytes,8,rep,name=triggers,proto3" json:"triggers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Bot) Reset() {
 	*x = Bot{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[17]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1165,7 +1781,7 @@ func (x *Bot) String() string {
 func (*Bot) ProtoMessage() {}
 
 func (x *Bot) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[17]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1178,7 +1794,7 @@ func (x *Bot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bot.ProtoReflect.Descriptor instead.
 func (*Bot) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{17}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Bot) GetName() string {
@@ -1230,11 +1846,139 @@ func (x *Bot) GetTools() []string {
 	return nil
 }
 
+func (x *Bot) GetTriggers() []*Trigger {
+	if x != nil {
+		return x.Triggers
+	}
+	return nil
+}
+
+// Trigger is a SET SCHEDULE, ON EMAIL, ON EVENT or WEBHOOK line.
+type Trigger struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Script        string                 `protobuf:"bytes,1,opt,name=script,proto3" json:"script,omitempty"`
+	Keyword       string                 `protobuf:"bytes,2,opt,name=keyword,proto3" json:"keyword,omitempty"`
+	Args          []string               `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	Clauses       map[string]string      `protobuf:"bytes,4,rep,name=clauses,proto3" json:"clauses,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Line          int32                  `protobuf:"varint,5,opt,name=line,proto3" json:"line,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Trigger) Reset() {
+	*x = Trigger{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Trigger) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Trigger) ProtoMessage() {}
+
+func (x *Trigger) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Trigger.ProtoReflect.Descriptor instead.
+func (*Trigger) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *Trigger) GetScript() string {
+	if x != nil {
+		return x.Script
+	}
+	return ""
+}
+
+func (x *Trigger) GetKeyword() string {
+	if x != nil {
+		return x.Keyword
+	}
+	return ""
+}
+
+func (x *Trigger) GetArgs() []string {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *Trigger) GetClauses() map[string]string {
+	if x != nil {
+		return x.Clauses
+	}
+	return nil
+}
+
+func (x *Trigger) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
 var File_bot_auto_v1_auto_proto protoreflect.FileDescriptor
 
 const file_bot_auto_v1_auto_proto_rawDesc = "" +
 	"\n" +
-	"\x16bot/auto/v1/auto.proto\x12\vbot.auto.v1\"t\n" +
+	"\x16bot/auto/v1/auto.proto\x12\vbot.auto.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x01\n" +
+	"\x06Memory\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"value_json\x18\x02 \x01(\tR\tvalueJson\x129\n" +
+	"\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x129\n" +
+	"\n" +
+	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"S\n" +
+	"\x13ListMemoriesRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x14\n" +
+	"\x05scope\x18\x02 \x01(\tR\x05scope\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\"G\n" +
+	"\x14ListMemoriesResponse\x12/\n" +
+	"\bmemories\x18\x01 \x03(\v2\x13.bot.auto.v1.MemoryR\bmemories\"\xa2\x01\n" +
+	"\x10SetMemoryRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x14\n" +
+	"\x05scope\x18\x02 \x01(\tR\x05scope\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"value_json\x18\x05 \x01(\tR\tvalueJson\x12\x1f\n" +
+	"\vttl_seconds\x18\x06 \x01(\x03R\n" +
+	"ttlSeconds\"\x13\n" +
+	"\x11SetMemoryResponse\"S\n" +
+	"\n" +
+	"TableField\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n" +
+	"\n" +
+	"max_length\x18\x03 \x01(\x05R\tmaxLength\"L\n" +
+	"\x05Table\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12/\n" +
+	"\x06fields\x18\x02 \x03(\v2\x17.bot.auto.v1.TableFieldR\x06fields\"%\n" +
+	"\x11ListTablesRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\"@\n" +
+	"\x12ListTablesResponse\x12*\n" +
+	"\x06tables\x18\x01 \x03(\v2\x12.bot.auto.v1.TableR\x06tables\"i\n" +
+	"\x11QueryTableRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\x05R\x05limit\"1\n" +
+	"\x12QueryTableResponse\x12\x1b\n" +
+	"\trows_json\x18\x01 \x03(\tR\browsJson\"t\n" +
 	"\x06Output\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1303,7 +2047,7 @@ const file_bot_auto_v1_auto_proto_rawDesc = "" +
 	"\x06Script\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x0e\n" +
-	"\x02ok\x18\x03 \x01(\bR\x02ok\"\xbc\x02\n" +
+	"\x02ok\x18\x03 \x01(\bR\x02ok\"\xee\x02\n" +
 	"\x03Bot\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x124\n" +
@@ -1311,8 +2055,18 @@ const file_bot_auto_v1_auto_proto_rawDesc = "" +
 	"\x06prompt\x18\x04 \x01(\tR\x06prompt\x12-\n" +
 	"\ascripts\x18\x05 \x03(\v2\x13.bot.auto.v1.ScriptR\ascripts\x129\n" +
 	"\vdiagnostics\x18\x06 \x03(\v2\x17.bot.auto.v1.DiagnosticR\vdiagnostics\x12\x14\n" +
-	"\x05tools\x18\a \x03(\tR\x05tools\x1a9\n" +
+	"\x05tools\x18\a \x03(\tR\x05tools\x120\n" +
+	"\btriggers\x18\b \x03(\v2\x14.bot.auto.v1.TriggerR\btriggers\x1a9\n" +
 	"\vConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdc\x01\n" +
+	"\aTrigger\x12\x16\n" +
+	"\x06script\x18\x01 \x01(\tR\x06script\x12\x18\n" +
+	"\akeyword\x18\x02 \x01(\tR\akeyword\x12\x12\n" +
+	"\x04args\x18\x03 \x03(\tR\x04args\x12;\n" +
+	"\aclauses\x18\x04 \x03(\v2!.bot.auto.v1.Trigger.ClausesEntryR\aclauses\x12\x12\n" +
+	"\x04line\x18\x05 \x01(\x05R\x04line\x1a:\n" +
+	"\fClausesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*p\n" +
 	"\n" +
@@ -1320,14 +2074,20 @@ const file_bot_auto_v1_auto_proto_rawDesc = "" +
 	"\x17TURN_STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10TURN_STATUS_DONE\x10\x01\x12\x17\n" +
 	"\x13TURN_STATUS_WAITING\x10\x02\x12\x16\n" +
-	"\x12TURN_STATUS_FAILED\x10\x032\xb9\x03\n" +
+	"\x12TURN_STATUS_FAILED\x10\x032\xf8\x05\n" +
 	"\vAutoService\x12I\n" +
 	"\bConverse\x12\x1c.bot.auto.v1.ConverseRequest\x1a\x1d.bot.auto.v1.ConverseResponse0\x01\x12D\n" +
 	"\aRunTool\x12\x1b.bot.auto.v1.RunToolRequest\x1a\x1c.bot.auto.v1.RunToolResponse\x12J\n" +
 	"\tListTools\x12\x1d.bot.auto.v1.ListToolsRequest\x1a\x1e.bot.auto.v1.ListToolsResponse\x12D\n" +
 	"\aCompile\x12\x1b.bot.auto.v1.CompileRequest\x1a\x1c.bot.auto.v1.CompileResponse\x12D\n" +
 	"\aLoadBot\x12\x1b.bot.auto.v1.LoadBotRequest\x1a\x1c.bot.auto.v1.LoadBotResponse\x12A\n" +
-	"\x06GetBot\x12\x1a.bot.auto.v1.GetBotRequest\x1a\x1b.bot.auto.v1.GetBotResponseB\xa9\x01\n" +
+	"\x06GetBot\x12\x1a.bot.auto.v1.GetBotRequest\x1a\x1b.bot.auto.v1.GetBotResponse\x12S\n" +
+	"\fListMemories\x12 .bot.auto.v1.ListMemoriesRequest\x1a!.bot.auto.v1.ListMemoriesResponse\x12J\n" +
+	"\tSetMemory\x12\x1d.bot.auto.v1.SetMemoryRequest\x1a\x1e.bot.auto.v1.SetMemoryResponse\x12M\n" +
+	"\n" +
+	"ListTables\x12\x1e.bot.auto.v1.ListTablesRequest\x1a\x1f.bot.auto.v1.ListTablesResponse\x12M\n" +
+	"\n" +
+	"QueryTable\x12\x1e.bot.auto.v1.QueryTableRequest\x1a\x1f.bot.auto.v1.QueryTableResponseB\xa9\x01\n" +
 	"\x0fcom.bot.auto.v1B\tAutoProtoP\x01Z=github.com/botserver-go/botserver-go/proto/bot/auto/v1;autov1\xa2\x02\x03BAX\xaa\x02\vBot.Auto.V1\xca\x02\vBot\\Auto\\V1\xe2\x02\x17Bot\\Auto\\V1\\GPBMetadata\xea\x02\rBot::Auto::V1b\x06proto3"
 
 var (
@@ -1343,59 +2103,88 @@ func file_bot_auto_v1_auto_proto_rawDescGZIP() []byte {
 }
 
 var file_bot_auto_v1_auto_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bot_auto_v1_auto_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_bot_auto_v1_auto_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_bot_auto_v1_auto_proto_goTypes = []any{
-	(TurnStatus)(0),           // 0: bot.auto.v1.TurnStatus
-	(*Output)(nil),            // 1: bot.auto.v1.Output
-	(*ConverseRequest)(nil),   // 2: bot.auto.v1.ConverseRequest
-	(*TurnEnd)(nil),           // 3: bot.auto.v1.TurnEnd
-	(*ConverseResponse)(nil),  // 4: bot.auto.v1.ConverseResponse
-	(*RunToolRequest)(nil),    // 5: bot.auto.v1.RunToolRequest
-	(*RunToolResponse)(nil),   // 6: bot.auto.v1.RunToolResponse
-	(*Tool)(nil),              // 7: bot.auto.v1.Tool
-	(*ListToolsRequest)(nil),  // 8: bot.auto.v1.ListToolsRequest
-	(*ListToolsResponse)(nil), // 9: bot.auto.v1.ListToolsResponse
-	(*Diagnostic)(nil),        // 10: bot.auto.v1.Diagnostic
-	(*CompileRequest)(nil),    // 11: bot.auto.v1.CompileRequest
-	(*CompileResponse)(nil),   // 12: bot.auto.v1.CompileResponse
-	(*LoadBotRequest)(nil),    // 13: bot.auto.v1.LoadBotRequest
-	(*LoadBotResponse)(nil),   // 14: bot.auto.v1.LoadBotResponse
-	(*GetBotRequest)(nil),     // 15: bot.auto.v1.GetBotRequest
-	(*GetBotResponse)(nil),    // 16: bot.auto.v1.GetBotResponse
-	(*Script)(nil),            // 17: bot.auto.v1.Script
-	(*Bot)(nil),               // 18: bot.auto.v1.Bot
-	nil,                       // 19: bot.auto.v1.Bot.ConfigEntry
+	(TurnStatus)(0),               // 0: bot.auto.v1.TurnStatus
+	(*Memory)(nil),                // 1: bot.auto.v1.Memory
+	(*ListMemoriesRequest)(nil),   // 2: bot.auto.v1.ListMemoriesRequest
+	(*ListMemoriesResponse)(nil),  // 3: bot.auto.v1.ListMemoriesResponse
+	(*SetMemoryRequest)(nil),      // 4: bot.auto.v1.SetMemoryRequest
+	(*SetMemoryResponse)(nil),     // 5: bot.auto.v1.SetMemoryResponse
+	(*TableField)(nil),            // 6: bot.auto.v1.TableField
+	(*Table)(nil),                 // 7: bot.auto.v1.Table
+	(*ListTablesRequest)(nil),     // 8: bot.auto.v1.ListTablesRequest
+	(*ListTablesResponse)(nil),    // 9: bot.auto.v1.ListTablesResponse
+	(*QueryTableRequest)(nil),     // 10: bot.auto.v1.QueryTableRequest
+	(*QueryTableResponse)(nil),    // 11: bot.auto.v1.QueryTableResponse
+	(*Output)(nil),                // 12: bot.auto.v1.Output
+	(*ConverseRequest)(nil),       // 13: bot.auto.v1.ConverseRequest
+	(*TurnEnd)(nil),               // 14: bot.auto.v1.TurnEnd
+	(*ConverseResponse)(nil),      // 15: bot.auto.v1.ConverseResponse
+	(*RunToolRequest)(nil),        // 16: bot.auto.v1.RunToolRequest
+	(*RunToolResponse)(nil),       // 17: bot.auto.v1.RunToolResponse
+	(*Tool)(nil),                  // 18: bot.auto.v1.Tool
+	(*ListToolsRequest)(nil),      // 19: bot.auto.v1.ListToolsRequest
+	(*ListToolsResponse)(nil),     // 20: bot.auto.v1.ListToolsResponse
+	(*Diagnostic)(nil),            // 21: bot.auto.v1.Diagnostic
+	(*CompileRequest)(nil),        // 22: bot.auto.v1.CompileRequest
+	(*CompileResponse)(nil),       // 23: bot.auto.v1.CompileResponse
+	(*LoadBotRequest)(nil),        // 24: bot.auto.v1.LoadBotRequest
+	(*LoadBotResponse)(nil),       // 25: bot.auto.v1.LoadBotResponse
+	(*GetBotRequest)(nil),         // 26: bot.auto.v1.GetBotRequest
+	(*GetBotResponse)(nil),        // 27: bot.auto.v1.GetBotResponse
+	(*Script)(nil),                // 28: bot.auto.v1.Script
+	(*Bot)(nil),                   // 29: bot.auto.v1.Bot
+	(*Trigger)(nil),               // 30: bot.auto.v1.Trigger
+	nil,                           // 31: bot.auto.v1.Bot.ConfigEntry
+	nil,                           // 32: bot.auto.v1.Trigger.ClausesEntry
+	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
 }
 var file_bot_auto_v1_auto_proto_depIdxs = []int32{
-	0,  // 0: bot.auto.v1.TurnEnd.status:type_name -> bot.auto.v1.TurnStatus
-	1,  // 1: bot.auto.v1.ConverseResponse.output:type_name -> bot.auto.v1.Output
-	3,  // 2: bot.auto.v1.ConverseResponse.end:type_name -> bot.auto.v1.TurnEnd
-	1,  // 3: bot.auto.v1.RunToolResponse.outputs:type_name -> bot.auto.v1.Output
-	7,  // 4: bot.auto.v1.ListToolsResponse.tools:type_name -> bot.auto.v1.Tool
-	10, // 5: bot.auto.v1.CompileResponse.diagnostics:type_name -> bot.auto.v1.Diagnostic
-	7,  // 6: bot.auto.v1.CompileResponse.tool:type_name -> bot.auto.v1.Tool
-	18, // 7: bot.auto.v1.LoadBotResponse.bot:type_name -> bot.auto.v1.Bot
-	18, // 8: bot.auto.v1.GetBotResponse.bot:type_name -> bot.auto.v1.Bot
-	19, // 9: bot.auto.v1.Bot.config:type_name -> bot.auto.v1.Bot.ConfigEntry
-	17, // 10: bot.auto.v1.Bot.scripts:type_name -> bot.auto.v1.Script
-	10, // 11: bot.auto.v1.Bot.diagnostics:type_name -> bot.auto.v1.Diagnostic
-	2,  // 12: bot.auto.v1.AutoService.Converse:input_type -> bot.auto.v1.ConverseRequest
-	5,  // 13: bot.auto.v1.AutoService.RunTool:input_type -> bot.auto.v1.RunToolRequest
-	8,  // 14: bot.auto.v1.AutoService.ListTools:input_type -> bot.auto.v1.ListToolsRequest
-	11, // 15: bot.auto.v1.AutoService.Compile:input_type -> bot.auto.v1.CompileRequest
-	13, // 16: bot.auto.v1.AutoService.LoadBot:input_type -> bot.auto.v1.LoadBotRequest
-	15, // 17: bot.auto.v1.AutoService.GetBot:input_type -> bot.auto.v1.GetBotRequest
-	4,  // 18: bot.auto.v1.AutoService.Converse:output_type -> bot.auto.v1.ConverseResponse
-	6,  // 19: bot.auto.v1.AutoService.RunTool:output_type -> bot.auto.v1.RunToolResponse
-	9,  // 20: bot.auto.v1.AutoService.ListTools:output_type -> bot.auto.v1.ListToolsResponse
-	12, // 21: bot.auto.v1.AutoService.Compile:output_type -> bot.auto.v1.CompileResponse
-	14, // 22: bot.auto.v1.AutoService.LoadBot:output_type -> bot.auto.v1.LoadBotResponse
-	16, // 23: bot.auto.v1.AutoService.GetBot:output_type -> bot.auto.v1.GetBotResponse
-	18, // [18:24] is the sub-list for method output_type
-	12, // [12:18] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	33, // 0: bot.auto.v1.Memory.expires_at:type_name -> google.protobuf.Timestamp
+	33, // 1: bot.auto.v1.Memory.updated_at:type_name -> google.protobuf.Timestamp
+	1,  // 2: bot.auto.v1.ListMemoriesResponse.memories:type_name -> bot.auto.v1.Memory
+	6,  // 3: bot.auto.v1.Table.fields:type_name -> bot.auto.v1.TableField
+	7,  // 4: bot.auto.v1.ListTablesResponse.tables:type_name -> bot.auto.v1.Table
+	0,  // 5: bot.auto.v1.TurnEnd.status:type_name -> bot.auto.v1.TurnStatus
+	12, // 6: bot.auto.v1.ConverseResponse.output:type_name -> bot.auto.v1.Output
+	14, // 7: bot.auto.v1.ConverseResponse.end:type_name -> bot.auto.v1.TurnEnd
+	12, // 8: bot.auto.v1.RunToolResponse.outputs:type_name -> bot.auto.v1.Output
+	18, // 9: bot.auto.v1.ListToolsResponse.tools:type_name -> bot.auto.v1.Tool
+	21, // 10: bot.auto.v1.CompileResponse.diagnostics:type_name -> bot.auto.v1.Diagnostic
+	18, // 11: bot.auto.v1.CompileResponse.tool:type_name -> bot.auto.v1.Tool
+	29, // 12: bot.auto.v1.LoadBotResponse.bot:type_name -> bot.auto.v1.Bot
+	29, // 13: bot.auto.v1.GetBotResponse.bot:type_name -> bot.auto.v1.Bot
+	31, // 14: bot.auto.v1.Bot.config:type_name -> bot.auto.v1.Bot.ConfigEntry
+	28, // 15: bot.auto.v1.Bot.scripts:type_name -> bot.auto.v1.Script
+	21, // 16: bot.auto.v1.Bot.diagnostics:type_name -> bot.auto.v1.Diagnostic
+	30, // 17: bot.auto.v1.Bot.triggers:type_name -> bot.auto.v1.Trigger
+	32, // 18: bot.auto.v1.Trigger.clauses:type_name -> bot.auto.v1.Trigger.ClausesEntry
+	13, // 19: bot.auto.v1.AutoService.Converse:input_type -> bot.auto.v1.ConverseRequest
+	16, // 20: bot.auto.v1.AutoService.RunTool:input_type -> bot.auto.v1.RunToolRequest
+	19, // 21: bot.auto.v1.AutoService.ListTools:input_type -> bot.auto.v1.ListToolsRequest
+	22, // 22: bot.auto.v1.AutoService.Compile:input_type -> bot.auto.v1.CompileRequest
+	24, // 23: bot.auto.v1.AutoService.LoadBot:input_type -> bot.auto.v1.LoadBotRequest
+	26, // 24: bot.auto.v1.AutoService.GetBot:input_type -> bot.auto.v1.GetBotRequest
+	2,  // 25: bot.auto.v1.AutoService.ListMemories:input_type -> bot.auto.v1.ListMemoriesRequest
+	4,  // 26: bot.auto.v1.AutoService.SetMemory:input_type -> bot.auto.v1.SetMemoryRequest
+	8,  // 27: bot.auto.v1.AutoService.ListTables:input_type -> bot.auto.v1.ListTablesRequest
+	10, // 28: bot.auto.v1.AutoService.QueryTable:input_type -> bot.auto.v1.QueryTableRequest
+	15, // 29: bot.auto.v1.AutoService.Converse:output_type -> bot.auto.v1.ConverseResponse
+	17, // 30: bot.auto.v1.AutoService.RunTool:output_type -> bot.auto.v1.RunToolResponse
+	20, // 31: bot.auto.v1.AutoService.ListTools:output_type -> bot.auto.v1.ListToolsResponse
+	23, // 32: bot.auto.v1.AutoService.Compile:output_type -> bot.auto.v1.CompileResponse
+	25, // 33: bot.auto.v1.AutoService.LoadBot:output_type -> bot.auto.v1.LoadBotResponse
+	27, // 34: bot.auto.v1.AutoService.GetBot:output_type -> bot.auto.v1.GetBotResponse
+	3,  // 35: bot.auto.v1.AutoService.ListMemories:output_type -> bot.auto.v1.ListMemoriesResponse
+	5,  // 36: bot.auto.v1.AutoService.SetMemory:output_type -> bot.auto.v1.SetMemoryResponse
+	9,  // 37: bot.auto.v1.AutoService.ListTables:output_type -> bot.auto.v1.ListTablesResponse
+	11, // 38: bot.auto.v1.AutoService.QueryTable:output_type -> bot.auto.v1.QueryTableResponse
+	29, // [29:39] is the sub-list for method output_type
+	19, // [19:29] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_bot_auto_v1_auto_proto_init() }
@@ -1403,7 +2192,7 @@ func file_bot_auto_v1_auto_proto_init() {
 	if File_bot_auto_v1_auto_proto != nil {
 		return
 	}
-	file_bot_auto_v1_auto_proto_msgTypes[3].OneofWrappers = []any{
+	file_bot_auto_v1_auto_proto_msgTypes[14].OneofWrappers = []any{
 		(*ConverseResponse_Output)(nil),
 		(*ConverseResponse_End)(nil),
 	}
@@ -1413,7 +2202,7 @@ func file_bot_auto_v1_auto_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_auto_v1_auto_proto_rawDesc), len(file_bot_auto_v1_auto_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

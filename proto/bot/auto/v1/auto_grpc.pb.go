@@ -19,12 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AutoService_Converse_FullMethodName  = "/bot.auto.v1.AutoService/Converse"
-	AutoService_RunTool_FullMethodName   = "/bot.auto.v1.AutoService/RunTool"
-	AutoService_ListTools_FullMethodName = "/bot.auto.v1.AutoService/ListTools"
-	AutoService_Compile_FullMethodName   = "/bot.auto.v1.AutoService/Compile"
-	AutoService_LoadBot_FullMethodName   = "/bot.auto.v1.AutoService/LoadBot"
-	AutoService_GetBot_FullMethodName    = "/bot.auto.v1.AutoService/GetBot"
+	AutoService_Converse_FullMethodName     = "/bot.auto.v1.AutoService/Converse"
+	AutoService_RunTool_FullMethodName      = "/bot.auto.v1.AutoService/RunTool"
+	AutoService_ListTools_FullMethodName    = "/bot.auto.v1.AutoService/ListTools"
+	AutoService_Compile_FullMethodName      = "/bot.auto.v1.AutoService/Compile"
+	AutoService_LoadBot_FullMethodName      = "/bot.auto.v1.AutoService/LoadBot"
+	AutoService_GetBot_FullMethodName       = "/bot.auto.v1.AutoService/GetBot"
+	AutoService_ListMemories_FullMethodName = "/bot.auto.v1.AutoService/ListMemories"
+	AutoService_SetMemory_FullMethodName    = "/bot.auto.v1.AutoService/SetMemory"
+	AutoService_ListTables_FullMethodName   = "/bot.auto.v1.AutoService/ListTables"
+	AutoService_QueryTable_FullMethodName   = "/bot.auto.v1.AutoService/QueryTable"
 )
 
 // AutoServiceClient is the client API for AutoService service.
@@ -52,6 +56,15 @@ type AutoServiceClient interface {
 	LoadBot(ctx context.Context, in *LoadBotRequest, opts ...grpc.CallOption) (*LoadBotResponse, error)
 	// GetBot describes the loaded package: config, prompt, scripts, problems.
 	GetBot(ctx context.Context, in *GetBotRequest, opts ...grpc.CallOption) (*GetBotResponse, error)
+	// ListMemories lists a bot's memories of one scope (bot, user or
+	// conversation) and owner.
+	ListMemories(ctx context.Context, in *ListMemoriesRequest, opts ...grpc.CallOption) (*ListMemoriesResponse, error)
+	// SetMemory stores or, with an empty value_json, deletes one memory.
+	SetMemory(ctx context.Context, in *SetMemoryRequest, opts ...grpc.CallOption) (*SetMemoryResponse, error)
+	// ListTables lists the bot tables the package declares.
+	ListTables(ctx context.Context, in *ListTablesRequest, opts ...grpc.CallOption) (*ListTablesResponse, error)
+	// QueryTable returns rows of a bot table matching a filter.
+	QueryTable(ctx context.Context, in *QueryTableRequest, opts ...grpc.CallOption) (*QueryTableResponse, error)
 }
 
 type autoServiceClient struct {
@@ -131,6 +144,46 @@ func (c *autoServiceClient) GetBot(ctx context.Context, in *GetBotRequest, opts 
 	return out, nil
 }
 
+func (c *autoServiceClient) ListMemories(ctx context.Context, in *ListMemoriesRequest, opts ...grpc.CallOption) (*ListMemoriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMemoriesResponse)
+	err := c.cc.Invoke(ctx, AutoService_ListMemories_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *autoServiceClient) SetMemory(ctx context.Context, in *SetMemoryRequest, opts ...grpc.CallOption) (*SetMemoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetMemoryResponse)
+	err := c.cc.Invoke(ctx, AutoService_SetMemory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *autoServiceClient) ListTables(ctx context.Context, in *ListTablesRequest, opts ...grpc.CallOption) (*ListTablesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTablesResponse)
+	err := c.cc.Invoke(ctx, AutoService_ListTables_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *autoServiceClient) QueryTable(ctx context.Context, in *QueryTableRequest, opts ...grpc.CallOption) (*QueryTableResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(QueryTableResponse)
+	err := c.cc.Invoke(ctx, AutoService_QueryTable_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AutoServiceServer is the server API for AutoService service.
 // All implementations must embed UnimplementedAutoServiceServer
 // for forward compatibility.
@@ -156,6 +209,15 @@ type AutoServiceServer interface {
 	LoadBot(context.Context, *LoadBotRequest) (*LoadBotResponse, error)
 	// GetBot describes the loaded package: config, prompt, scripts, problems.
 	GetBot(context.Context, *GetBotRequest) (*GetBotResponse, error)
+	// ListMemories lists a bot's memories of one scope (bot, user or
+	// conversation) and owner.
+	ListMemories(context.Context, *ListMemoriesRequest) (*ListMemoriesResponse, error)
+	// SetMemory stores or, with an empty value_json, deletes one memory.
+	SetMemory(context.Context, *SetMemoryRequest) (*SetMemoryResponse, error)
+	// ListTables lists the bot tables the package declares.
+	ListTables(context.Context, *ListTablesRequest) (*ListTablesResponse, error)
+	// QueryTable returns rows of a bot table matching a filter.
+	QueryTable(context.Context, *QueryTableRequest) (*QueryTableResponse, error)
 	mustEmbedUnimplementedAutoServiceServer()
 }
 
@@ -183,6 +245,18 @@ func (UnimplementedAutoServiceServer) LoadBot(context.Context, *LoadBotRequest) 
 }
 func (UnimplementedAutoServiceServer) GetBot(context.Context, *GetBotRequest) (*GetBotResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBot not implemented")
+}
+func (UnimplementedAutoServiceServer) ListMemories(context.Context, *ListMemoriesRequest) (*ListMemoriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMemories not implemented")
+}
+func (UnimplementedAutoServiceServer) SetMemory(context.Context, *SetMemoryRequest) (*SetMemoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetMemory not implemented")
+}
+func (UnimplementedAutoServiceServer) ListTables(context.Context, *ListTablesRequest) (*ListTablesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTables not implemented")
+}
+func (UnimplementedAutoServiceServer) QueryTable(context.Context, *QueryTableRequest) (*QueryTableResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method QueryTable not implemented")
 }
 func (UnimplementedAutoServiceServer) mustEmbedUnimplementedAutoServiceServer() {}
 func (UnimplementedAutoServiceServer) testEmbeddedByValue()                     {}
@@ -306,6 +380,78 @@ func _AutoService_GetBot_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AutoService_ListMemories_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMemoriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AutoServiceServer).ListMemories(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AutoService_ListMemories_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AutoServiceServer).ListMemories(ctx, req.(*ListMemoriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AutoService_SetMemory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetMemoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AutoServiceServer).SetMemory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AutoService_SetMemory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AutoServiceServer).SetMemory(ctx, req.(*SetMemoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AutoService_ListTables_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTablesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AutoServiceServer).ListTables(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AutoService_ListTables_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AutoServiceServer).ListTables(ctx, req.(*ListTablesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AutoService_QueryTable_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryTableRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AutoServiceServer).QueryTable(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AutoService_QueryTable_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AutoServiceServer).QueryTable(ctx, req.(*QueryTableRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AutoService_ServiceDesc is the grpc.ServiceDesc for AutoService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -332,6 +478,22 @@ var AutoService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBot",
 			Handler:    _AutoService_GetBot_Handler,
+		},
+		{
+			MethodName: "ListMemories",
+			Handler:    _AutoService_ListMemories_Handler,
+		},
+		{
+			MethodName: "SetMemory",
+			Handler:    _AutoService_SetMemory_Handler,
+		},
+		{
+			MethodName: "ListTables",
+			Handler:    _AutoService_ListTables_Handler,
+		},
+		{
+			MethodName: "QueryTable",
+			Handler:    _AutoService_QueryTable_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

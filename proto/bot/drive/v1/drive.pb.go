@@ -9,7 +9,9 @@ package drivev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,22 +22,2517 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// PresignMethod is what a presigned URL allows.
+type PresignMethod int32
+
+const (
+	PresignMethod_PRESIGN_METHOD_UNSPECIFIED PresignMethod = 0
+	PresignMethod_PRESIGN_METHOD_GET         PresignMethod = 1
+	PresignMethod_PRESIGN_METHOD_PUT         PresignMethod = 2
+)
+
+// Enum value maps for PresignMethod.
+var (
+	PresignMethod_name = map[int32]string{
+		0: "PRESIGN_METHOD_UNSPECIFIED",
+		1: "PRESIGN_METHOD_GET",
+		2: "PRESIGN_METHOD_PUT",
+	}
+	PresignMethod_value = map[string]int32{
+		"PRESIGN_METHOD_UNSPECIFIED": 0,
+		"PRESIGN_METHOD_GET":         1,
+		"PRESIGN_METHOD_PUT":         2,
+	}
+)
+
+func (x PresignMethod) Enum() *PresignMethod {
+	p := new(PresignMethod)
+	*p = x
+	return p
+}
+
+func (x PresignMethod) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PresignMethod) Descriptor() protoreflect.EnumDescriptor {
+	return file_bot_drive_v1_drive_proto_enumTypes[0].Descriptor()
+}
+
+func (PresignMethod) Type() protoreflect.EnumType {
+	return &file_bot_drive_v1_drive_proto_enumTypes[0]
+}
+
+func (x PresignMethod) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PresignMethod.Descriptor instead.
+func (PresignMethod) EnumDescriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{0}
+}
+
+// ImportMode says what happens to files of the bot that are not in the zip.
+type ImportMode int32
+
+const (
+	ImportMode_IMPORT_MODE_UNSPECIFIED ImportMode = 0
+	// Files not in the zip are deleted: the package is replaced (the default).
+	ImportMode_IMPORT_MODE_REPLACE ImportMode = 1
+	// Files not in the zip are kept.
+	ImportMode_IMPORT_MODE_MERGE ImportMode = 2
+)
+
+// Enum value maps for ImportMode.
+var (
+	ImportMode_name = map[int32]string{
+		0: "IMPORT_MODE_UNSPECIFIED",
+		1: "IMPORT_MODE_REPLACE",
+		2: "IMPORT_MODE_MERGE",
+	}
+	ImportMode_value = map[string]int32{
+		"IMPORT_MODE_UNSPECIFIED": 0,
+		"IMPORT_MODE_REPLACE":     1,
+		"IMPORT_MODE_MERGE":       2,
+	}
+)
+
+func (x ImportMode) Enum() *ImportMode {
+	p := new(ImportMode)
+	*p = x
+	return p
+}
+
+func (x ImportMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ImportMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_bot_drive_v1_drive_proto_enumTypes[1].Descriptor()
+}
+
+func (ImportMode) Type() protoreflect.EnumType {
+	return &file_bot_drive_v1_drive_proto_enumTypes[1]
+}
+
+func (x ImportMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ImportMode.Descriptor instead.
+func (ImportMode) EnumDescriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{1}
+}
+
+// FileInfo describes one stored file.
+type FileInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// Relative to the package root.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Size int64  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	// Hex sha256 of the content.
+	Hash          string                 `protobuf:"bytes,4,opt,name=hash,proto3" json:"hash,omitempty"`
+	ContentType   string                 `protobuf:"bytes,5,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	ModifiedAt    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=modified_at,json=modifiedAt,proto3" json:"modified_at,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileInfo) Reset() {
+	*x = FileInfo{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileInfo) ProtoMessage() {}
+
+func (x *FileInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileInfo.ProtoReflect.Descriptor instead.
+func (*FileInfo) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *FileInfo) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *FileInfo) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *FileInfo) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *FileInfo) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *FileInfo) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *FileInfo) GetModifiedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ModifiedAt
+	}
+	return nil
+}
+
+func (x *FileInfo) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+type StatFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatFileRequest) Reset() {
+	*x = StatFileRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatFileRequest) ProtoMessage() {}
+
+func (x *StatFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatFileRequest.ProtoReflect.Descriptor instead.
+func (*StatFileRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StatFileRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *StatFileRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type StatFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *FileInfo              `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatFileResponse) Reset() {
+	*x = StatFileResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatFileResponse) ProtoMessage() {}
+
+func (x *StatFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatFileResponse.ProtoReflect.Descriptor instead.
+func (*StatFileResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *StatFileResponse) GetInfo() *FileInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+type ListFilesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// Only paths starting with prefix ("mybot.gbkb/docs/"); empty lists all.
+	Prefix string `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// At most this many files (default 100, at most 1000).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFilesRequest) Reset() {
+	*x = ListFilesRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFilesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFilesRequest) ProtoMessage() {}
+
+func (x *ListFilesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFilesRequest.ProtoReflect.Descriptor instead.
+func (*ListFilesRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ListFilesRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *ListFilesRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *ListFilesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListFilesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListFilesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Files []*FileInfo            `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFilesResponse) Reset() {
+	*x = ListFilesResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFilesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFilesResponse) ProtoMessage() {}
+
+func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFilesResponse.ProtoReflect.Descriptor instead.
+func (*ListFilesResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListFilesResponse) GetFiles() []*FileInfo {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *ListFilesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type GetFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFileRequest) Reset() {
+	*x = GetFileRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFileRequest) ProtoMessage() {}
+
+func (x *GetFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFileRequest.ProtoReflect.Descriptor instead.
+func (*GetFileRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetFileRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *GetFileRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type GetFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *FileInfo              `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	Content       []byte                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFileResponse) Reset() {
+	*x = GetFileResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFileResponse) ProtoMessage() {}
+
+func (x *GetFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFileResponse.ProtoReflect.Descriptor instead.
+func (*GetFileResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetFileResponse) GetInfo() *FileInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *GetFileResponse) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+type ReadFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Path  string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// First byte to read.
+	Offset int64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Bytes to read from offset; 0 reads to the end.
+	Length        int64 `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadFileRequest) Reset() {
+	*x = ReadFileRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadFileRequest) ProtoMessage() {}
+
+func (x *ReadFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadFileRequest.ProtoReflect.Descriptor instead.
+func (*ReadFileRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReadFileRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *ReadFileRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ReadFileRequest) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ReadFileRequest) GetLength() int64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+type ReadFileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Chunk []byte                 `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	// Set on the first message only.
+	Info *FileInfo `protobuf:"bytes,2,opt,name=info,proto3" json:"info,omitempty"`
+	// Set on the first message only: the range actually served.
+	Offset        int64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length        int64 `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadFileResponse) Reset() {
+	*x = ReadFileResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadFileResponse) ProtoMessage() {}
+
+func (x *ReadFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadFileResponse.ProtoReflect.Descriptor instead.
+func (*ReadFileResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ReadFileResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+func (x *ReadFileResponse) GetInfo() *FileInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *ReadFileResponse) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ReadFileResponse) GetLength() int64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+type PutFileRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Bot     string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Path    string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Content []byte                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	// Optional; the content is sniffed and the path's extension used when empty
+	// or generic.
+	ContentType   string `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutFileRequest) Reset() {
+	*x = PutFileRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutFileRequest) ProtoMessage() {}
+
+func (x *PutFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutFileRequest.ProtoReflect.Descriptor instead.
+func (*PutFileRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PutFileRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *PutFileRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *PutFileRequest) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *PutFileRequest) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+type PutFileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Info  *FileInfo              `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	// False when the file already had this content (no event was published).
+	Changed       bool `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutFileResponse) Reset() {
+	*x = PutFileResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutFileResponse) ProtoMessage() {}
+
+func (x *PutFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutFileResponse.ProtoReflect.Descriptor instead.
+func (*PutFileResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PutFileResponse) GetInfo() *FileInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *PutFileResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+// UploadHeader opens an upload.
+type UploadHeader struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Bot         string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Path        string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	ContentType string                 `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// Expected size when known (-1 or 0 when unknown); checked against the
+	// quota up front and against the bytes received.
+	Size          int64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadHeader) Reset() {
+	*x = UploadHeader{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadHeader) ProtoMessage() {}
+
+func (x *UploadHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadHeader.ProtoReflect.Descriptor instead.
+func (*UploadHeader) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UploadHeader) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *UploadHeader) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *UploadHeader) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *UploadHeader) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type UploadFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*UploadFileRequest_Header
+	//	*UploadFileRequest_Chunk
+	Msg           isUploadFileRequest_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadFileRequest) Reset() {
+	*x = UploadFileRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadFileRequest) ProtoMessage() {}
+
+func (x *UploadFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadFileRequest.ProtoReflect.Descriptor instead.
+func (*UploadFileRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UploadFileRequest) GetMsg() isUploadFileRequest_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *UploadFileRequest) GetHeader() *UploadHeader {
+	if x != nil {
+		if x, ok := x.Msg.(*UploadFileRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *UploadFileRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Msg.(*UploadFileRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isUploadFileRequest_Msg interface {
+	isUploadFileRequest_Msg()
+}
+
+type UploadFileRequest_Header struct {
+	Header *UploadHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type UploadFileRequest_Chunk struct {
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*UploadFileRequest_Header) isUploadFileRequest_Msg() {}
+
+func (*UploadFileRequest_Chunk) isUploadFileRequest_Msg() {}
+
+type UploadFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *FileInfo              `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	Changed       bool                   `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadFileResponse) Reset() {
+	*x = UploadFileResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadFileResponse) ProtoMessage() {}
+
+func (x *UploadFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadFileResponse.ProtoReflect.Descriptor instead.
+func (*UploadFileResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UploadFileResponse) GetInfo() *FileInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *UploadFileResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+type CopyFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Path  string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// Target bot in the same org; empty means the same bot.
+	ToBot         string `protobuf:"bytes,3,opt,name=to_bot,json=toBot,proto3" json:"to_bot,omitempty"`
+	ToPath        string `protobuf:"bytes,4,opt,name=to_path,json=toPath,proto3" json:"to_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CopyFileRequest) Reset() {
+	*x = CopyFileRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CopyFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CopyFileRequest) ProtoMessage() {}
+
+func (x *CopyFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CopyFileRequest.ProtoReflect.Descriptor instead.
+func (*CopyFileRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CopyFileRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *CopyFileRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *CopyFileRequest) GetToBot() string {
+	if x != nil {
+		return x.ToBot
+	}
+	return ""
+}
+
+func (x *CopyFileRequest) GetToPath() string {
+	if x != nil {
+		return x.ToPath
+	}
+	return ""
+}
+
+type CopyFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *FileInfo              `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CopyFileResponse) Reset() {
+	*x = CopyFileResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CopyFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CopyFileResponse) ProtoMessage() {}
+
+func (x *CopyFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CopyFileResponse.ProtoReflect.Descriptor instead.
+func (*CopyFileResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CopyFileResponse) GetInfo() *FileInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+type MoveFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	ToBot         string                 `protobuf:"bytes,3,opt,name=to_bot,json=toBot,proto3" json:"to_bot,omitempty"`
+	ToPath        string                 `protobuf:"bytes,4,opt,name=to_path,json=toPath,proto3" json:"to_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MoveFileRequest) Reset() {
+	*x = MoveFileRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveFileRequest) ProtoMessage() {}
+
+func (x *MoveFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveFileRequest.ProtoReflect.Descriptor instead.
+func (*MoveFileRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *MoveFileRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *MoveFileRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *MoveFileRequest) GetToBot() string {
+	if x != nil {
+		return x.ToBot
+	}
+	return ""
+}
+
+func (x *MoveFileRequest) GetToPath() string {
+	if x != nil {
+		return x.ToPath
+	}
+	return ""
+}
+
+type MoveFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *FileInfo              `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MoveFileResponse) Reset() {
+	*x = MoveFileResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveFileResponse) ProtoMessage() {}
+
+func (x *MoveFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveFileResponse.ProtoReflect.Descriptor instead.
+func (*MoveFileResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *MoveFileResponse) GetInfo() *FileInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+type DeleteFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Path  string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// Delete every file under path/ (path is a folder).
+	Recursive     bool `protobuf:"varint,3,opt,name=recursive,proto3" json:"recursive,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteFileRequest) Reset() {
+	*x = DeleteFileRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteFileRequest) ProtoMessage() {}
+
+func (x *DeleteFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteFileRequest.ProtoReflect.Descriptor instead.
+func (*DeleteFileRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeleteFileRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *DeleteFileRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *DeleteFileRequest) GetRecursive() bool {
+	if x != nil {
+		return x.Recursive
+	}
+	return false
+}
+
+type DeleteFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deleted       int32                  `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteFileResponse) Reset() {
+	*x = DeleteFileResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteFileResponse) ProtoMessage() {}
+
+func (x *DeleteFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteFileResponse.ProtoReflect.Descriptor instead.
+func (*DeleteFileResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DeleteFileResponse) GetDeleted() int32 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
+type CreatePresignedURLRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Bot    string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Path   string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Method PresignMethod          `protobuf:"varint,3,opt,name=method,proto3,enum=bot.drive.v1.PresignMethod" json:"method,omitempty"`
+	// Lifetime; default 900 (15 minutes), at most 604800 (7 days).
+	TtlSeconds    int32 `protobuf:"varint,4,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePresignedURLRequest) Reset() {
+	*x = CreatePresignedURLRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePresignedURLRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePresignedURLRequest) ProtoMessage() {}
+
+func (x *CreatePresignedURLRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePresignedURLRequest.ProtoReflect.Descriptor instead.
+func (*CreatePresignedURLRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CreatePresignedURLRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *CreatePresignedURLRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *CreatePresignedURLRequest) GetMethod() PresignMethod {
+	if x != nil {
+		return x.Method
+	}
+	return PresignMethod_PRESIGN_METHOD_UNSPECIFIED
+}
+
+func (x *CreatePresignedURLRequest) GetTtlSeconds() int32 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+type CreatePresignedURLResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Either an absolute URL (direct to S3) or a path on the public gateway
+	// ("/api/v1/files/signed/<token>").
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePresignedURLResponse) Reset() {
+	*x = CreatePresignedURLResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePresignedURLResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePresignedURLResponse) ProtoMessage() {}
+
+func (x *CreatePresignedURLResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePresignedURLResponse.ProtoReflect.Descriptor instead.
+func (*CreatePresignedURLResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CreatePresignedURLResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *CreatePresignedURLResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+type ReadSignedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Offset        int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length        int64                  `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadSignedRequest) Reset() {
+	*x = ReadSignedRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadSignedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadSignedRequest) ProtoMessage() {}
+
+func (x *ReadSignedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadSignedRequest.ProtoReflect.Descriptor instead.
+func (*ReadSignedRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ReadSignedRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ReadSignedRequest) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ReadSignedRequest) GetLength() int64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+type ReadSignedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chunk         []byte                 `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	Info          *FileInfo              `protobuf:"bytes,2,opt,name=info,proto3" json:"info,omitempty"`
+	Offset        int64                  `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length        int64                  `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadSignedResponse) Reset() {
+	*x = ReadSignedResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadSignedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadSignedResponse) ProtoMessage() {}
+
+func (x *ReadSignedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadSignedResponse.ProtoReflect.Descriptor instead.
+func (*ReadSignedResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ReadSignedResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+func (x *ReadSignedResponse) GetInfo() *FileInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *ReadSignedResponse) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ReadSignedResponse) GetLength() int64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+type UploadSignedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*UploadSignedRequest_Token
+	//	*UploadSignedRequest_Chunk
+	Msg           isUploadSignedRequest_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadSignedRequest) Reset() {
+	*x = UploadSignedRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadSignedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadSignedRequest) ProtoMessage() {}
+
+func (x *UploadSignedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadSignedRequest.ProtoReflect.Descriptor instead.
+func (*UploadSignedRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UploadSignedRequest) GetMsg() isUploadSignedRequest_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *UploadSignedRequest) GetToken() string {
+	if x != nil {
+		if x, ok := x.Msg.(*UploadSignedRequest_Token); ok {
+			return x.Token
+		}
+	}
+	return ""
+}
+
+func (x *UploadSignedRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Msg.(*UploadSignedRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isUploadSignedRequest_Msg interface {
+	isUploadSignedRequest_Msg()
+}
+
+type UploadSignedRequest_Token struct {
+	// The token from the URL; first message.
+	Token string `protobuf:"bytes,1,opt,name=token,proto3,oneof"`
+}
+
+type UploadSignedRequest_Chunk struct {
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*UploadSignedRequest_Token) isUploadSignedRequest_Msg() {}
+
+func (*UploadSignedRequest_Chunk) isUploadSignedRequest_Msg() {}
+
+type UploadSignedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *FileInfo              `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	Changed       bool                   `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadSignedResponse) Reset() {
+	*x = UploadSignedResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadSignedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadSignedResponse) ProtoMessage() {}
+
+func (x *UploadSignedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadSignedResponse.ProtoReflect.Descriptor instead.
+func (*UploadSignedResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *UploadSignedResponse) GetInfo() *FileInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *UploadSignedResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+type GetUsageRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUsageRequest) Reset() {
+	*x = GetUsageRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUsageRequest) ProtoMessage() {}
+
+func (x *GetUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUsageRequest.ProtoReflect.Descriptor instead.
+func (*GetUsageRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{26}
+}
+
+type GetUsageResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	BytesUsed int64                  `protobuf:"varint,1,opt,name=bytes_used,json=bytesUsed,proto3" json:"bytes_used,omitempty"`
+	Files     int64                  `protobuf:"varint,2,opt,name=files,proto3" json:"files,omitempty"`
+	// 0 means unlimited.
+	QuotaBytes    int64 `protobuf:"varint,3,opt,name=quota_bytes,json=quotaBytes,proto3" json:"quota_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUsageResponse) Reset() {
+	*x = GetUsageResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUsageResponse) ProtoMessage() {}
+
+func (x *GetUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUsageResponse.ProtoReflect.Descriptor instead.
+func (*GetUsageResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetUsageResponse) GetBytesUsed() int64 {
+	if x != nil {
+		return x.BytesUsed
+	}
+	return 0
+}
+
+func (x *GetUsageResponse) GetFiles() int64 {
+	if x != nil {
+		return x.Files
+	}
+	return 0
+}
+
+func (x *GetUsageResponse) GetQuotaBytes() int64 {
+	if x != nil {
+		return x.QuotaBytes
+	}
+	return 0
+}
+
+type SetQuotaRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0 means unlimited; -1 returns to the platform default.
+	QuotaBytes    int64 `protobuf:"varint,1,opt,name=quota_bytes,json=quotaBytes,proto3" json:"quota_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetQuotaRequest) Reset() {
+	*x = SetQuotaRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetQuotaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetQuotaRequest) ProtoMessage() {}
+
+func (x *SetQuotaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetQuotaRequest.ProtoReflect.Descriptor instead.
+func (*SetQuotaRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SetQuotaRequest) GetQuotaBytes() int64 {
+	if x != nil {
+		return x.QuotaBytes
+	}
+	return 0
+}
+
+type SetQuotaResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QuotaBytes    int64                  `protobuf:"varint,1,opt,name=quota_bytes,json=quotaBytes,proto3" json:"quota_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetQuotaResponse) Reset() {
+	*x = SetQuotaResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetQuotaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetQuotaResponse) ProtoMessage() {}
+
+func (x *SetQuotaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetQuotaResponse.ProtoReflect.Descriptor instead.
+func (*SetQuotaResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SetQuotaResponse) GetQuotaBytes() int64 {
+	if x != nil {
+		return x.QuotaBytes
+	}
+	return 0
+}
+
+type ExtractTextRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExtractTextRequest) Reset() {
+	*x = ExtractTextRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtractTextRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtractTextRequest) ProtoMessage() {}
+
+func (x *ExtractTextRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtractTextRequest.ProtoReflect.Descriptor instead.
+func (*ExtractTextRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ExtractTextRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *ExtractTextRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type ExtractTextResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Text        string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	ContentType string                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// Hex sha256 of the document the text came from.
+	Hash string `protobuf:"bytes,3,opt,name=hash,proto3" json:"hash,omitempty"`
+	// True when the text was cut at the extraction limits.
+	Truncated bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// Pages (PDF), slides (PPTX) or sheets (XLSX) read; 0 for other formats.
+	Pages         int32 `protobuf:"varint,5,opt,name=pages,proto3" json:"pages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExtractTextResponse) Reset() {
+	*x = ExtractTextResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtractTextResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtractTextResponse) ProtoMessage() {}
+
+func (x *ExtractTextResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtractTextResponse.ProtoReflect.Descriptor instead.
+func (*ExtractTextResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ExtractTextResponse) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *ExtractTextResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *ExtractTextResponse) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *ExtractTextResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *ExtractTextResponse) GetPages() int32 {
+	if x != nil {
+		return x.Pages
+	}
+	return 0
+}
+
+type ImportHeader struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Mode          ImportMode             `protobuf:"varint,2,opt,name=mode,proto3,enum=bot.drive.v1.ImportMode" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportHeader) Reset() {
+	*x = ImportHeader{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportHeader) ProtoMessage() {}
+
+func (x *ImportHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportHeader.ProtoReflect.Descriptor instead.
+func (*ImportHeader) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ImportHeader) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *ImportHeader) GetMode() ImportMode {
+	if x != nil {
+		return x.Mode
+	}
+	return ImportMode_IMPORT_MODE_UNSPECIFIED
+}
+
+type ImportPackageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*ImportPackageRequest_Header
+	//	*ImportPackageRequest_Chunk
+	Msg           isImportPackageRequest_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportPackageRequest) Reset() {
+	*x = ImportPackageRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportPackageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportPackageRequest) ProtoMessage() {}
+
+func (x *ImportPackageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportPackageRequest.ProtoReflect.Descriptor instead.
+func (*ImportPackageRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ImportPackageRequest) GetMsg() isImportPackageRequest_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *ImportPackageRequest) GetHeader() *ImportHeader {
+	if x != nil {
+		if x, ok := x.Msg.(*ImportPackageRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *ImportPackageRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Msg.(*ImportPackageRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isImportPackageRequest_Msg interface {
+	isImportPackageRequest_Msg()
+}
+
+type ImportPackageRequest_Header struct {
+	Header *ImportHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type ImportPackageRequest_Chunk struct {
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*ImportPackageRequest_Header) isImportPackageRequest_Msg() {}
+
+func (*ImportPackageRequest_Chunk) isImportPackageRequest_Msg() {}
+
+type ImportPackageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Written       int32                  `protobuf:"varint,1,opt,name=written,proto3" json:"written,omitempty"`
+	Unchanged     int32                  `protobuf:"varint,2,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	Deleted       int32                  `protobuf:"varint,3,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Bytes         int64                  `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportPackageResponse) Reset() {
+	*x = ImportPackageResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportPackageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportPackageResponse) ProtoMessage() {}
+
+func (x *ImportPackageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportPackageResponse.ProtoReflect.Descriptor instead.
+func (*ImportPackageResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ImportPackageResponse) GetWritten() int32 {
+	if x != nil {
+		return x.Written
+	}
+	return 0
+}
+
+func (x *ImportPackageResponse) GetUnchanged() int32 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *ImportPackageResponse) GetDeleted() int32 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
+func (x *ImportPackageResponse) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
 var File_bot_drive_v1_drive_proto protoreflect.FileDescriptor
 
 const file_bot_drive_v1_drive_proto_rawDesc = "" +
 	"\n" +
-	"\x18bot/drive/v1/drive.proto\x12\fbot.drive.v12\x0e\n" +
-	"\fDriveServiceB\xb1\x01\n" +
+	"\x18bot/drive/v1/drive.proto\x12\fbot.drive.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf3\x01\n" +
+	"\bFileInfo\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x12\n" +
+	"\x04hash\x18\x04 \x01(\tR\x04hash\x12!\n" +
+	"\fcontent_type\x18\x05 \x01(\tR\vcontentType\x12;\n" +
+	"\vmodified_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"modifiedAt\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"7\n" +
+	"\x0fStatFileRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\">\n" +
+	"\x10StatFileResponse\x12*\n" +
+	"\x04info\x18\x01 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\"x\n" +
+	"\x10ListFilesRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"i\n" +
+	"\x11ListFilesResponse\x12,\n" +
+	"\x05files\x18\x01 \x03(\v2\x16.bot.drive.v1.FileInfoR\x05files\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"6\n" +
+	"\x0eGetFileRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\"W\n" +
+	"\x0fGetFileResponse\x12*\n" +
+	"\x04info\x18\x01 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"g\n" +
+	"\x0fReadFileRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x16\n" +
+	"\x06length\x18\x04 \x01(\x03R\x06length\"\x84\x01\n" +
+	"\x10ReadFileResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12*\n" +
+	"\x04info\x18\x02 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x16\n" +
+	"\x06length\x18\x04 \x01(\x03R\x06length\"s\n" +
+	"\x0ePutFileRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x18\n" +
+	"\acontent\x18\x03 \x01(\fR\acontent\x12!\n" +
+	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\"W\n" +
+	"\x0fPutFileResponse\x12*\n" +
+	"\x04info\x18\x01 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\"k\n" +
+	"\fUploadHeader\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12!\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\"h\n" +
+	"\x11UploadFileRequest\x124\n" +
+	"\x06header\x18\x01 \x01(\v2\x1a.bot.drive.v1.UploadHeaderH\x00R\x06header\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
+	"\x03msg\"Z\n" +
+	"\x12UploadFileResponse\x12*\n" +
+	"\x04info\x18\x01 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\"g\n" +
+	"\x0fCopyFileRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x15\n" +
+	"\x06to_bot\x18\x03 \x01(\tR\x05toBot\x12\x17\n" +
+	"\ato_path\x18\x04 \x01(\tR\x06toPath\">\n" +
+	"\x10CopyFileResponse\x12*\n" +
+	"\x04info\x18\x01 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\"g\n" +
+	"\x0fMoveFileRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x15\n" +
+	"\x06to_bot\x18\x03 \x01(\tR\x05toBot\x12\x17\n" +
+	"\ato_path\x18\x04 \x01(\tR\x06toPath\">\n" +
+	"\x10MoveFileResponse\x12*\n" +
+	"\x04info\x18\x01 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\"W\n" +
+	"\x11DeleteFileRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1c\n" +
+	"\trecursive\x18\x03 \x01(\bR\trecursive\".\n" +
+	"\x12DeleteFileResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\x05R\adeleted\"\x97\x01\n" +
+	"\x19CreatePresignedURLRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x123\n" +
+	"\x06method\x18\x03 \x01(\x0e2\x1b.bot.drive.v1.PresignMethodR\x06method\x12\x1f\n" +
+	"\vttl_seconds\x18\x04 \x01(\x05R\n" +
+	"ttlSeconds\"i\n" +
+	"\x1aCreatePresignedURLResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x129\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"Y\n" +
+	"\x11ReadSignedRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x16\n" +
+	"\x06length\x18\x03 \x01(\x03R\x06length\"\x86\x01\n" +
+	"\x12ReadSignedResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12*\n" +
+	"\x04info\x18\x02 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x16\n" +
+	"\x06length\x18\x04 \x01(\x03R\x06length\"L\n" +
+	"\x13UploadSignedRequest\x12\x16\n" +
+	"\x05token\x18\x01 \x01(\tH\x00R\x05token\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
+	"\x03msg\"\\\n" +
+	"\x14UploadSignedResponse\x12*\n" +
+	"\x04info\x18\x01 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\"\x11\n" +
+	"\x0fGetUsageRequest\"h\n" +
+	"\x10GetUsageResponse\x12\x1d\n" +
+	"\n" +
+	"bytes_used\x18\x01 \x01(\x03R\tbytesUsed\x12\x14\n" +
+	"\x05files\x18\x02 \x01(\x03R\x05files\x12\x1f\n" +
+	"\vquota_bytes\x18\x03 \x01(\x03R\n" +
+	"quotaBytes\"2\n" +
+	"\x0fSetQuotaRequest\x12\x1f\n" +
+	"\vquota_bytes\x18\x01 \x01(\x03R\n" +
+	"quotaBytes\"3\n" +
+	"\x10SetQuotaResponse\x12\x1f\n" +
+	"\vquota_bytes\x18\x01 \x01(\x03R\n" +
+	"quotaBytes\":\n" +
+	"\x12ExtractTextRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\"\x94\x01\n" +
+	"\x13ExtractTextResponse\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04hash\x18\x03 \x01(\tR\x04hash\x12\x1c\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\x12\x14\n" +
+	"\x05pages\x18\x05 \x01(\x05R\x05pages\"N\n" +
+	"\fImportHeader\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12,\n" +
+	"\x04mode\x18\x02 \x01(\x0e2\x18.bot.drive.v1.ImportModeR\x04mode\"k\n" +
+	"\x14ImportPackageRequest\x124\n" +
+	"\x06header\x18\x01 \x01(\v2\x1a.bot.drive.v1.ImportHeaderH\x00R\x06header\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
+	"\x03msg\"\x7f\n" +
+	"\x15ImportPackageResponse\x12\x18\n" +
+	"\awritten\x18\x01 \x01(\x05R\awritten\x12\x1c\n" +
+	"\tunchanged\x18\x02 \x01(\x05R\tunchanged\x12\x18\n" +
+	"\adeleted\x18\x03 \x01(\x05R\adeleted\x12\x14\n" +
+	"\x05bytes\x18\x04 \x01(\x03R\x05bytes*_\n" +
+	"\rPresignMethod\x12\x1e\n" +
+	"\x1aPRESIGN_METHOD_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12PRESIGN_METHOD_GET\x10\x01\x12\x16\n" +
+	"\x12PRESIGN_METHOD_PUT\x10\x02*Y\n" +
+	"\n" +
+	"ImportMode\x12\x1b\n" +
+	"\x17IMPORT_MODE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13IMPORT_MODE_REPLACE\x10\x01\x12\x15\n" +
+	"\x11IMPORT_MODE_MERGE\x10\x022\x99\n" +
+	"\n" +
+	"\fDriveService\x12I\n" +
+	"\bStatFile\x12\x1d.bot.drive.v1.StatFileRequest\x1a\x1e.bot.drive.v1.StatFileResponse\x12L\n" +
+	"\tListFiles\x12\x1e.bot.drive.v1.ListFilesRequest\x1a\x1f.bot.drive.v1.ListFilesResponse\x12F\n" +
+	"\aGetFile\x12\x1c.bot.drive.v1.GetFileRequest\x1a\x1d.bot.drive.v1.GetFileResponse\x12K\n" +
+	"\bReadFile\x12\x1d.bot.drive.v1.ReadFileRequest\x1a\x1e.bot.drive.v1.ReadFileResponse0\x01\x12F\n" +
+	"\aPutFile\x12\x1c.bot.drive.v1.PutFileRequest\x1a\x1d.bot.drive.v1.PutFileResponse\x12Q\n" +
+	"\n" +
+	"UploadFile\x12\x1f.bot.drive.v1.UploadFileRequest\x1a .bot.drive.v1.UploadFileResponse(\x01\x12I\n" +
+	"\bCopyFile\x12\x1d.bot.drive.v1.CopyFileRequest\x1a\x1e.bot.drive.v1.CopyFileResponse\x12I\n" +
+	"\bMoveFile\x12\x1d.bot.drive.v1.MoveFileRequest\x1a\x1e.bot.drive.v1.MoveFileResponse\x12O\n" +
+	"\n" +
+	"DeleteFile\x12\x1f.bot.drive.v1.DeleteFileRequest\x1a .bot.drive.v1.DeleteFileResponse\x12g\n" +
+	"\x12CreatePresignedURL\x12'.bot.drive.v1.CreatePresignedURLRequest\x1a(.bot.drive.v1.CreatePresignedURLResponse\x12Q\n" +
+	"\n" +
+	"ReadSigned\x12\x1f.bot.drive.v1.ReadSignedRequest\x1a .bot.drive.v1.ReadSignedResponse0\x01\x12W\n" +
+	"\fUploadSigned\x12!.bot.drive.v1.UploadSignedRequest\x1a\".bot.drive.v1.UploadSignedResponse(\x01\x12I\n" +
+	"\bGetUsage\x12\x1d.bot.drive.v1.GetUsageRequest\x1a\x1e.bot.drive.v1.GetUsageResponse\x12I\n" +
+	"\bSetQuota\x12\x1d.bot.drive.v1.SetQuotaRequest\x1a\x1e.bot.drive.v1.SetQuotaResponse\x12R\n" +
+	"\vExtractText\x12 .bot.drive.v1.ExtractTextRequest\x1a!.bot.drive.v1.ExtractTextResponse\x12Z\n" +
+	"\rImportPackage\x12\".bot.drive.v1.ImportPackageRequest\x1a#.bot.drive.v1.ImportPackageResponse(\x01B\xb1\x01\n" +
 	"\x10com.bot.drive.v1B\n" +
 	"DriveProtoP\x01Z?github.com/botserver-go/botserver-go/proto/bot/drive/v1;drivev1\xa2\x02\x03BDX\xaa\x02\fBot.Drive.V1\xca\x02\fBot\\Drive\\V1\xe2\x02\x18Bot\\Drive\\V1\\GPBMetadata\xea\x02\x0eBot::Drive::V1b\x06proto3"
 
-var file_bot_drive_v1_drive_proto_goTypes = []any{}
+var (
+	file_bot_drive_v1_drive_proto_rawDescOnce sync.Once
+	file_bot_drive_v1_drive_proto_rawDescData []byte
+)
+
+func file_bot_drive_v1_drive_proto_rawDescGZIP() []byte {
+	file_bot_drive_v1_drive_proto_rawDescOnce.Do(func() {
+		file_bot_drive_v1_drive_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_bot_drive_v1_drive_proto_rawDesc), len(file_bot_drive_v1_drive_proto_rawDesc)))
+	})
+	return file_bot_drive_v1_drive_proto_rawDescData
+}
+
+var file_bot_drive_v1_drive_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_bot_drive_v1_drive_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_bot_drive_v1_drive_proto_goTypes = []any{
+	(PresignMethod)(0),                 // 0: bot.drive.v1.PresignMethod
+	(ImportMode)(0),                    // 1: bot.drive.v1.ImportMode
+	(*FileInfo)(nil),                   // 2: bot.drive.v1.FileInfo
+	(*StatFileRequest)(nil),            // 3: bot.drive.v1.StatFileRequest
+	(*StatFileResponse)(nil),           // 4: bot.drive.v1.StatFileResponse
+	(*ListFilesRequest)(nil),           // 5: bot.drive.v1.ListFilesRequest
+	(*ListFilesResponse)(nil),          // 6: bot.drive.v1.ListFilesResponse
+	(*GetFileRequest)(nil),             // 7: bot.drive.v1.GetFileRequest
+	(*GetFileResponse)(nil),            // 8: bot.drive.v1.GetFileResponse
+	(*ReadFileRequest)(nil),            // 9: bot.drive.v1.ReadFileRequest
+	(*ReadFileResponse)(nil),           // 10: bot.drive.v1.ReadFileResponse
+	(*PutFileRequest)(nil),             // 11: bot.drive.v1.PutFileRequest
+	(*PutFileResponse)(nil),            // 12: bot.drive.v1.PutFileResponse
+	(*UploadHeader)(nil),               // 13: bot.drive.v1.UploadHeader
+	(*UploadFileRequest)(nil),          // 14: bot.drive.v1.UploadFileRequest
+	(*UploadFileResponse)(nil),         // 15: bot.drive.v1.UploadFileResponse
+	(*CopyFileRequest)(nil),            // 16: bot.drive.v1.CopyFileRequest
+	(*CopyFileResponse)(nil),           // 17: bot.drive.v1.CopyFileResponse
+	(*MoveFileRequest)(nil),            // 18: bot.drive.v1.MoveFileRequest
+	(*MoveFileResponse)(nil),           // 19: bot.drive.v1.MoveFileResponse
+	(*DeleteFileRequest)(nil),          // 20: bot.drive.v1.DeleteFileRequest
+	(*DeleteFileResponse)(nil),         // 21: bot.drive.v1.DeleteFileResponse
+	(*CreatePresignedURLRequest)(nil),  // 22: bot.drive.v1.CreatePresignedURLRequest
+	(*CreatePresignedURLResponse)(nil), // 23: bot.drive.v1.CreatePresignedURLResponse
+	(*ReadSignedRequest)(nil),          // 24: bot.drive.v1.ReadSignedRequest
+	(*ReadSignedResponse)(nil),         // 25: bot.drive.v1.ReadSignedResponse
+	(*UploadSignedRequest)(nil),        // 26: bot.drive.v1.UploadSignedRequest
+	(*UploadSignedResponse)(nil),       // 27: bot.drive.v1.UploadSignedResponse
+	(*GetUsageRequest)(nil),            // 28: bot.drive.v1.GetUsageRequest
+	(*GetUsageResponse)(nil),           // 29: bot.drive.v1.GetUsageResponse
+	(*SetQuotaRequest)(nil),            // 30: bot.drive.v1.SetQuotaRequest
+	(*SetQuotaResponse)(nil),           // 31: bot.drive.v1.SetQuotaResponse
+	(*ExtractTextRequest)(nil),         // 32: bot.drive.v1.ExtractTextRequest
+	(*ExtractTextResponse)(nil),        // 33: bot.drive.v1.ExtractTextResponse
+	(*ImportHeader)(nil),               // 34: bot.drive.v1.ImportHeader
+	(*ImportPackageRequest)(nil),       // 35: bot.drive.v1.ImportPackageRequest
+	(*ImportPackageResponse)(nil),      // 36: bot.drive.v1.ImportPackageResponse
+	(*timestamppb.Timestamp)(nil),      // 37: google.protobuf.Timestamp
+}
 var file_bot_drive_v1_drive_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	37, // 0: bot.drive.v1.FileInfo.modified_at:type_name -> google.protobuf.Timestamp
+	37, // 1: bot.drive.v1.FileInfo.created_at:type_name -> google.protobuf.Timestamp
+	2,  // 2: bot.drive.v1.StatFileResponse.info:type_name -> bot.drive.v1.FileInfo
+	2,  // 3: bot.drive.v1.ListFilesResponse.files:type_name -> bot.drive.v1.FileInfo
+	2,  // 4: bot.drive.v1.GetFileResponse.info:type_name -> bot.drive.v1.FileInfo
+	2,  // 5: bot.drive.v1.ReadFileResponse.info:type_name -> bot.drive.v1.FileInfo
+	2,  // 6: bot.drive.v1.PutFileResponse.info:type_name -> bot.drive.v1.FileInfo
+	13, // 7: bot.drive.v1.UploadFileRequest.header:type_name -> bot.drive.v1.UploadHeader
+	2,  // 8: bot.drive.v1.UploadFileResponse.info:type_name -> bot.drive.v1.FileInfo
+	2,  // 9: bot.drive.v1.CopyFileResponse.info:type_name -> bot.drive.v1.FileInfo
+	2,  // 10: bot.drive.v1.MoveFileResponse.info:type_name -> bot.drive.v1.FileInfo
+	0,  // 11: bot.drive.v1.CreatePresignedURLRequest.method:type_name -> bot.drive.v1.PresignMethod
+	37, // 12: bot.drive.v1.CreatePresignedURLResponse.expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 13: bot.drive.v1.ReadSignedResponse.info:type_name -> bot.drive.v1.FileInfo
+	2,  // 14: bot.drive.v1.UploadSignedResponse.info:type_name -> bot.drive.v1.FileInfo
+	1,  // 15: bot.drive.v1.ImportHeader.mode:type_name -> bot.drive.v1.ImportMode
+	34, // 16: bot.drive.v1.ImportPackageRequest.header:type_name -> bot.drive.v1.ImportHeader
+	3,  // 17: bot.drive.v1.DriveService.StatFile:input_type -> bot.drive.v1.StatFileRequest
+	5,  // 18: bot.drive.v1.DriveService.ListFiles:input_type -> bot.drive.v1.ListFilesRequest
+	7,  // 19: bot.drive.v1.DriveService.GetFile:input_type -> bot.drive.v1.GetFileRequest
+	9,  // 20: bot.drive.v1.DriveService.ReadFile:input_type -> bot.drive.v1.ReadFileRequest
+	11, // 21: bot.drive.v1.DriveService.PutFile:input_type -> bot.drive.v1.PutFileRequest
+	14, // 22: bot.drive.v1.DriveService.UploadFile:input_type -> bot.drive.v1.UploadFileRequest
+	16, // 23: bot.drive.v1.DriveService.CopyFile:input_type -> bot.drive.v1.CopyFileRequest
+	18, // 24: bot.drive.v1.DriveService.MoveFile:input_type -> bot.drive.v1.MoveFileRequest
+	20, // 25: bot.drive.v1.DriveService.DeleteFile:input_type -> bot.drive.v1.DeleteFileRequest
+	22, // 26: bot.drive.v1.DriveService.CreatePresignedURL:input_type -> bot.drive.v1.CreatePresignedURLRequest
+	24, // 27: bot.drive.v1.DriveService.ReadSigned:input_type -> bot.drive.v1.ReadSignedRequest
+	26, // 28: bot.drive.v1.DriveService.UploadSigned:input_type -> bot.drive.v1.UploadSignedRequest
+	28, // 29: bot.drive.v1.DriveService.GetUsage:input_type -> bot.drive.v1.GetUsageRequest
+	30, // 30: bot.drive.v1.DriveService.SetQuota:input_type -> bot.drive.v1.SetQuotaRequest
+	32, // 31: bot.drive.v1.DriveService.ExtractText:input_type -> bot.drive.v1.ExtractTextRequest
+	35, // 32: bot.drive.v1.DriveService.ImportPackage:input_type -> bot.drive.v1.ImportPackageRequest
+	4,  // 33: bot.drive.v1.DriveService.StatFile:output_type -> bot.drive.v1.StatFileResponse
+	6,  // 34: bot.drive.v1.DriveService.ListFiles:output_type -> bot.drive.v1.ListFilesResponse
+	8,  // 35: bot.drive.v1.DriveService.GetFile:output_type -> bot.drive.v1.GetFileResponse
+	10, // 36: bot.drive.v1.DriveService.ReadFile:output_type -> bot.drive.v1.ReadFileResponse
+	12, // 37: bot.drive.v1.DriveService.PutFile:output_type -> bot.drive.v1.PutFileResponse
+	15, // 38: bot.drive.v1.DriveService.UploadFile:output_type -> bot.drive.v1.UploadFileResponse
+	17, // 39: bot.drive.v1.DriveService.CopyFile:output_type -> bot.drive.v1.CopyFileResponse
+	19, // 40: bot.drive.v1.DriveService.MoveFile:output_type -> bot.drive.v1.MoveFileResponse
+	21, // 41: bot.drive.v1.DriveService.DeleteFile:output_type -> bot.drive.v1.DeleteFileResponse
+	23, // 42: bot.drive.v1.DriveService.CreatePresignedURL:output_type -> bot.drive.v1.CreatePresignedURLResponse
+	25, // 43: bot.drive.v1.DriveService.ReadSigned:output_type -> bot.drive.v1.ReadSignedResponse
+	27, // 44: bot.drive.v1.DriveService.UploadSigned:output_type -> bot.drive.v1.UploadSignedResponse
+	29, // 45: bot.drive.v1.DriveService.GetUsage:output_type -> bot.drive.v1.GetUsageResponse
+	31, // 46: bot.drive.v1.DriveService.SetQuota:output_type -> bot.drive.v1.SetQuotaResponse
+	33, // 47: bot.drive.v1.DriveService.ExtractText:output_type -> bot.drive.v1.ExtractTextResponse
+	36, // 48: bot.drive.v1.DriveService.ImportPackage:output_type -> bot.drive.v1.ImportPackageResponse
+	33, // [33:49] is the sub-list for method output_type
+	17, // [17:33] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_bot_drive_v1_drive_proto_init() }
@@ -43,18 +2540,32 @@ func file_bot_drive_v1_drive_proto_init() {
 	if File_bot_drive_v1_drive_proto != nil {
 		return
 	}
+	file_bot_drive_v1_drive_proto_msgTypes[12].OneofWrappers = []any{
+		(*UploadFileRequest_Header)(nil),
+		(*UploadFileRequest_Chunk)(nil),
+	}
+	file_bot_drive_v1_drive_proto_msgTypes[24].OneofWrappers = []any{
+		(*UploadSignedRequest_Token)(nil),
+		(*UploadSignedRequest_Chunk)(nil),
+	}
+	file_bot_drive_v1_drive_proto_msgTypes[33].OneofWrappers = []any{
+		(*ImportPackageRequest_Header)(nil),
+		(*ImportPackageRequest_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_drive_v1_drive_proto_rawDesc), len(file_bot_drive_v1_drive_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   0,
+			NumEnums:      2,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_bot_drive_v1_drive_proto_goTypes,
 		DependencyIndexes: file_bot_drive_v1_drive_proto_depIdxs,
+		EnumInfos:         file_bot_drive_v1_drive_proto_enumTypes,
+		MessageInfos:      file_bot_drive_v1_drive_proto_msgTypes,
 	}.Build()
 	File_bot_drive_v1_drive_proto = out.File
 	file_bot_drive_v1_drive_proto_goTypes = nil

@@ -7,7 +7,10 @@
 package drivev1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -15,15 +18,74 @@ import (
 // Requires gRPC-Go v1.64.0 or later.
 const _ = grpc.SupportPackageIsVersion9
 
+const (
+	DriveService_StatFile_FullMethodName           = "/bot.drive.v1.DriveService/StatFile"
+	DriveService_ListFiles_FullMethodName          = "/bot.drive.v1.DriveService/ListFiles"
+	DriveService_GetFile_FullMethodName            = "/bot.drive.v1.DriveService/GetFile"
+	DriveService_ReadFile_FullMethodName           = "/bot.drive.v1.DriveService/ReadFile"
+	DriveService_PutFile_FullMethodName            = "/bot.drive.v1.DriveService/PutFile"
+	DriveService_UploadFile_FullMethodName         = "/bot.drive.v1.DriveService/UploadFile"
+	DriveService_CopyFile_FullMethodName           = "/bot.drive.v1.DriveService/CopyFile"
+	DriveService_MoveFile_FullMethodName           = "/bot.drive.v1.DriveService/MoveFile"
+	DriveService_DeleteFile_FullMethodName         = "/bot.drive.v1.DriveService/DeleteFile"
+	DriveService_CreatePresignedURL_FullMethodName = "/bot.drive.v1.DriveService/CreatePresignedURL"
+	DriveService_ReadSigned_FullMethodName         = "/bot.drive.v1.DriveService/ReadSigned"
+	DriveService_UploadSigned_FullMethodName       = "/bot.drive.v1.DriveService/UploadSigned"
+	DriveService_GetUsage_FullMethodName           = "/bot.drive.v1.DriveService/GetUsage"
+	DriveService_SetQuota_FullMethodName           = "/bot.drive.v1.DriveService/SetQuota"
+	DriveService_ExtractText_FullMethodName        = "/bot.drive.v1.DriveService/ExtractText"
+	DriveService_ImportPackage_FullMethodName      = "/bot.drive.v1.DriveService/ImportPackage"
+)
+
 // DriveServiceClient is the client API for DriveService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// DriveService will own files, extraction and package import.
-//
-// It has no RPCs yet on purpose: the domain RPCs arrive with the drive service's
-// issue, and domain APIs are not faked ahead of it.
+// DriveService stores the files of bot packages (<bot>.gbai/...) on S3 or
+// local disk, per organisation. The organisation always comes from the
+// caller's verified identity; a bot is named by its slug inside that org.
+// Paths are relative to the package root ("mybot.gbdialog/start.bas"):
+// no "..", no leading "/", no empty or hidden (".name") segments.
 type DriveServiceClient interface {
+	// StatFile describes one file (NotFound when absent).
+	StatFile(ctx context.Context, in *StatFileRequest, opts ...grpc.CallOption) (*StatFileResponse, error)
+	// ListFiles lists files under a prefix, in path order, a page at a time.
+	ListFiles(ctx context.Context, in *ListFilesRequest, opts ...grpc.CallOption) (*ListFilesResponse, error)
+	// GetFile returns a small file whole (at most 3 MiB; use ReadFile beyond).
+	GetFile(ctx context.Context, in *GetFileRequest, opts ...grpc.CallOption) (*GetFileResponse, error)
+	// ReadFile streams a file, or a byte range of it; the first message
+	// carries the file's info.
+	ReadFile(ctx context.Context, in *ReadFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadFileResponse], error)
+	// PutFile writes a small file in one call (at most 3 MiB).
+	PutFile(ctx context.Context, in *PutFileRequest, opts ...grpc.CallOption) (*PutFileResponse, error)
+	// UploadFile writes a file of any size: the first message is the header,
+	// then chunks. The file appears whole or not at all.
+	UploadFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadFileRequest, UploadFileResponse], error)
+	// CopyFile copies a file within a bot or to another bot of the same org.
+	CopyFile(ctx context.Context, in *CopyFileRequest, opts ...grpc.CallOption) (*CopyFileResponse, error)
+	// MoveFile renames a file (copy, then delete of the source).
+	MoveFile(ctx context.Context, in *MoveFileRequest, opts ...grpc.CallOption) (*MoveFileResponse, error)
+	// DeleteFile removes a file, or with recursive everything under a folder.
+	DeleteFile(ctx context.Context, in *DeleteFileRequest, opts ...grpc.CallOption) (*DeleteFileResponse, error)
+	// CreatePresignedURL returns a time-limited URL to download or upload one
+	// file without a token.
+	CreatePresignedURL(ctx context.Context, in *CreatePresignedURLRequest, opts ...grpc.CallOption) (*CreatePresignedURLResponse, error)
+	// ReadSigned serves a download URL made by CreatePresignedURL (no identity
+	// needed: the signed token is the authorisation).
+	ReadSigned(ctx context.Context, in *ReadSignedRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadSignedResponse], error)
+	// UploadSigned serves an upload URL made by CreatePresignedURL.
+	UploadSigned(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadSignedRequest, UploadSignedResponse], error)
+	// GetUsage reports the organisation's storage use and quota.
+	GetUsage(ctx context.Context, in *GetUsageRequest, opts ...grpc.CallOption) (*GetUsageResponse, error)
+	// SetQuota changes the organisation's quota (org:admin).
+	SetQuota(ctx context.Context, in *SetQuotaRequest, opts ...grpc.CallOption) (*SetQuotaResponse, error)
+	// ExtractText returns the plain text of a document (PDF, DOCX, XLSX, PPTX,
+	// HTML, Markdown, CSV, JSON, text), cached by content hash.
+	ExtractText(ctx context.Context, in *ExtractTextRequest, opts ...grpc.CallOption) (*ExtractTextResponse, error)
+	// ImportPackage deploys a bot package from a zip of its .gbai folder: the
+	// first message is the header, then chunks of the zip. The zip is checked
+	// whole (paths, sizes, ratio, file count) before anything is stored.
+	ImportPackage(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportPackageRequest, ImportPackageResponse], error)
 }
 
 type driveServiceClient struct {
@@ -34,15 +96,242 @@ func NewDriveServiceClient(cc grpc.ClientConnInterface) DriveServiceClient {
 	return &driveServiceClient{cc}
 }
 
+func (c *driveServiceClient) StatFile(ctx context.Context, in *StatFileRequest, opts ...grpc.CallOption) (*StatFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StatFileResponse)
+	err := c.cc.Invoke(ctx, DriveService_StatFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driveServiceClient) ListFiles(ctx context.Context, in *ListFilesRequest, opts ...grpc.CallOption) (*ListFilesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListFilesResponse)
+	err := c.cc.Invoke(ctx, DriveService_ListFiles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driveServiceClient) GetFile(ctx context.Context, in *GetFileRequest, opts ...grpc.CallOption) (*GetFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetFileResponse)
+	err := c.cc.Invoke(ctx, DriveService_GetFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driveServiceClient) ReadFile(ctx context.Context, in *ReadFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadFileResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DriveService_ServiceDesc.Streams[0], DriveService_ReadFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ReadFileRequest, ReadFileResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriveService_ReadFileClient = grpc.ServerStreamingClient[ReadFileResponse]
+
+func (c *driveServiceClient) PutFile(ctx context.Context, in *PutFileRequest, opts ...grpc.CallOption) (*PutFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutFileResponse)
+	err := c.cc.Invoke(ctx, DriveService_PutFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driveServiceClient) UploadFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadFileRequest, UploadFileResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DriveService_ServiceDesc.Streams[1], DriveService_UploadFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UploadFileRequest, UploadFileResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriveService_UploadFileClient = grpc.ClientStreamingClient[UploadFileRequest, UploadFileResponse]
+
+func (c *driveServiceClient) CopyFile(ctx context.Context, in *CopyFileRequest, opts ...grpc.CallOption) (*CopyFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CopyFileResponse)
+	err := c.cc.Invoke(ctx, DriveService_CopyFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driveServiceClient) MoveFile(ctx context.Context, in *MoveFileRequest, opts ...grpc.CallOption) (*MoveFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MoveFileResponse)
+	err := c.cc.Invoke(ctx, DriveService_MoveFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driveServiceClient) DeleteFile(ctx context.Context, in *DeleteFileRequest, opts ...grpc.CallOption) (*DeleteFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteFileResponse)
+	err := c.cc.Invoke(ctx, DriveService_DeleteFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driveServiceClient) CreatePresignedURL(ctx context.Context, in *CreatePresignedURLRequest, opts ...grpc.CallOption) (*CreatePresignedURLResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreatePresignedURLResponse)
+	err := c.cc.Invoke(ctx, DriveService_CreatePresignedURL_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driveServiceClient) ReadSigned(ctx context.Context, in *ReadSignedRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadSignedResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DriveService_ServiceDesc.Streams[2], DriveService_ReadSigned_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ReadSignedRequest, ReadSignedResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriveService_ReadSignedClient = grpc.ServerStreamingClient[ReadSignedResponse]
+
+func (c *driveServiceClient) UploadSigned(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadSignedRequest, UploadSignedResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DriveService_ServiceDesc.Streams[3], DriveService_UploadSigned_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UploadSignedRequest, UploadSignedResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriveService_UploadSignedClient = grpc.ClientStreamingClient[UploadSignedRequest, UploadSignedResponse]
+
+func (c *driveServiceClient) GetUsage(ctx context.Context, in *GetUsageRequest, opts ...grpc.CallOption) (*GetUsageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetUsageResponse)
+	err := c.cc.Invoke(ctx, DriveService_GetUsage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driveServiceClient) SetQuota(ctx context.Context, in *SetQuotaRequest, opts ...grpc.CallOption) (*SetQuotaResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetQuotaResponse)
+	err := c.cc.Invoke(ctx, DriveService_SetQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driveServiceClient) ExtractText(ctx context.Context, in *ExtractTextRequest, opts ...grpc.CallOption) (*ExtractTextResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExtractTextResponse)
+	err := c.cc.Invoke(ctx, DriveService_ExtractText_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driveServiceClient) ImportPackage(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportPackageRequest, ImportPackageResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DriveService_ServiceDesc.Streams[4], DriveService_ImportPackage_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ImportPackageRequest, ImportPackageResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriveService_ImportPackageClient = grpc.ClientStreamingClient[ImportPackageRequest, ImportPackageResponse]
+
 // DriveServiceServer is the server API for DriveService service.
 // All implementations must embed UnimplementedDriveServiceServer
 // for forward compatibility.
 //
-// DriveService will own files, extraction and package import.
-//
-// It has no RPCs yet on purpose: the domain RPCs arrive with the drive service's
-// issue, and domain APIs are not faked ahead of it.
+// DriveService stores the files of bot packages (<bot>.gbai/...) on S3 or
+// local disk, per organisation. The organisation always comes from the
+// caller's verified identity; a bot is named by its slug inside that org.
+// Paths are relative to the package root ("mybot.gbdialog/start.bas"):
+// no "..", no leading "/", no empty or hidden (".name") segments.
 type DriveServiceServer interface {
+	// StatFile describes one file (NotFound when absent).
+	StatFile(context.Context, *StatFileRequest) (*StatFileResponse, error)
+	// ListFiles lists files under a prefix, in path order, a page at a time.
+	ListFiles(context.Context, *ListFilesRequest) (*ListFilesResponse, error)
+	// GetFile returns a small file whole (at most 3 MiB; use ReadFile beyond).
+	GetFile(context.Context, *GetFileRequest) (*GetFileResponse, error)
+	// ReadFile streams a file, or a byte range of it; the first message
+	// carries the file's info.
+	ReadFile(*ReadFileRequest, grpc.ServerStreamingServer[ReadFileResponse]) error
+	// PutFile writes a small file in one call (at most 3 MiB).
+	PutFile(context.Context, *PutFileRequest) (*PutFileResponse, error)
+	// UploadFile writes a file of any size: the first message is the header,
+	// then chunks. The file appears whole or not at all.
+	UploadFile(grpc.ClientStreamingServer[UploadFileRequest, UploadFileResponse]) error
+	// CopyFile copies a file within a bot or to another bot of the same org.
+	CopyFile(context.Context, *CopyFileRequest) (*CopyFileResponse, error)
+	// MoveFile renames a file (copy, then delete of the source).
+	MoveFile(context.Context, *MoveFileRequest) (*MoveFileResponse, error)
+	// DeleteFile removes a file, or with recursive everything under a folder.
+	DeleteFile(context.Context, *DeleteFileRequest) (*DeleteFileResponse, error)
+	// CreatePresignedURL returns a time-limited URL to download or upload one
+	// file without a token.
+	CreatePresignedURL(context.Context, *CreatePresignedURLRequest) (*CreatePresignedURLResponse, error)
+	// ReadSigned serves a download URL made by CreatePresignedURL (no identity
+	// needed: the signed token is the authorisation).
+	ReadSigned(*ReadSignedRequest, grpc.ServerStreamingServer[ReadSignedResponse]) error
+	// UploadSigned serves an upload URL made by CreatePresignedURL.
+	UploadSigned(grpc.ClientStreamingServer[UploadSignedRequest, UploadSignedResponse]) error
+	// GetUsage reports the organisation's storage use and quota.
+	GetUsage(context.Context, *GetUsageRequest) (*GetUsageResponse, error)
+	// SetQuota changes the organisation's quota (org:admin).
+	SetQuota(context.Context, *SetQuotaRequest) (*SetQuotaResponse, error)
+	// ExtractText returns the plain text of a document (PDF, DOCX, XLSX, PPTX,
+	// HTML, Markdown, CSV, JSON, text), cached by content hash.
+	ExtractText(context.Context, *ExtractTextRequest) (*ExtractTextResponse, error)
+	// ImportPackage deploys a bot package from a zip of its .gbai folder: the
+	// first message is the header, then chunks of the zip. The zip is checked
+	// whole (paths, sizes, ratio, file count) before anything is stored.
+	ImportPackage(grpc.ClientStreamingServer[ImportPackageRequest, ImportPackageResponse]) error
 	mustEmbedUnimplementedDriveServiceServer()
 }
 
@@ -53,6 +342,54 @@ type DriveServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedDriveServiceServer struct{}
 
+func (UnimplementedDriveServiceServer) StatFile(context.Context, *StatFileRequest) (*StatFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StatFile not implemented")
+}
+func (UnimplementedDriveServiceServer) ListFiles(context.Context, *ListFilesRequest) (*ListFilesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListFiles not implemented")
+}
+func (UnimplementedDriveServiceServer) GetFile(context.Context, *GetFileRequest) (*GetFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetFile not implemented")
+}
+func (UnimplementedDriveServiceServer) ReadFile(*ReadFileRequest, grpc.ServerStreamingServer[ReadFileResponse]) error {
+	return status.Error(codes.Unimplemented, "method ReadFile not implemented")
+}
+func (UnimplementedDriveServiceServer) PutFile(context.Context, *PutFileRequest) (*PutFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutFile not implemented")
+}
+func (UnimplementedDriveServiceServer) UploadFile(grpc.ClientStreamingServer[UploadFileRequest, UploadFileResponse]) error {
+	return status.Error(codes.Unimplemented, "method UploadFile not implemented")
+}
+func (UnimplementedDriveServiceServer) CopyFile(context.Context, *CopyFileRequest) (*CopyFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CopyFile not implemented")
+}
+func (UnimplementedDriveServiceServer) MoveFile(context.Context, *MoveFileRequest) (*MoveFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MoveFile not implemented")
+}
+func (UnimplementedDriveServiceServer) DeleteFile(context.Context, *DeleteFileRequest) (*DeleteFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteFile not implemented")
+}
+func (UnimplementedDriveServiceServer) CreatePresignedURL(context.Context, *CreatePresignedURLRequest) (*CreatePresignedURLResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreatePresignedURL not implemented")
+}
+func (UnimplementedDriveServiceServer) ReadSigned(*ReadSignedRequest, grpc.ServerStreamingServer[ReadSignedResponse]) error {
+	return status.Error(codes.Unimplemented, "method ReadSigned not implemented")
+}
+func (UnimplementedDriveServiceServer) UploadSigned(grpc.ClientStreamingServer[UploadSignedRequest, UploadSignedResponse]) error {
+	return status.Error(codes.Unimplemented, "method UploadSigned not implemented")
+}
+func (UnimplementedDriveServiceServer) GetUsage(context.Context, *GetUsageRequest) (*GetUsageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUsage not implemented")
+}
+func (UnimplementedDriveServiceServer) SetQuota(context.Context, *SetQuotaRequest) (*SetQuotaResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetQuota not implemented")
+}
+func (UnimplementedDriveServiceServer) ExtractText(context.Context, *ExtractTextRequest) (*ExtractTextResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExtractText not implemented")
+}
+func (UnimplementedDriveServiceServer) ImportPackage(grpc.ClientStreamingServer[ImportPackageRequest, ImportPackageResponse]) error {
+	return status.Error(codes.Unimplemented, "method ImportPackage not implemented")
+}
 func (UnimplementedDriveServiceServer) mustEmbedUnimplementedDriveServiceServer() {}
 func (UnimplementedDriveServiceServer) testEmbeddedByValue()                      {}
 
@@ -74,13 +411,325 @@ func RegisterDriveServiceServer(s grpc.ServiceRegistrar, srv DriveServiceServer)
 	s.RegisterService(&DriveService_ServiceDesc, srv)
 }
 
+func _DriveService_StatFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StatFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveServiceServer).StatFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveService_StatFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveServiceServer).StatFile(ctx, req.(*StatFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DriveService_ListFiles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListFilesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveServiceServer).ListFiles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveService_ListFiles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveServiceServer).ListFiles(ctx, req.(*ListFilesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DriveService_GetFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveServiceServer).GetFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveService_GetFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveServiceServer).GetFile(ctx, req.(*GetFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DriveService_ReadFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ReadFileRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DriveServiceServer).ReadFile(m, &grpc.GenericServerStream[ReadFileRequest, ReadFileResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriveService_ReadFileServer = grpc.ServerStreamingServer[ReadFileResponse]
+
+func _DriveService_PutFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveServiceServer).PutFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveService_PutFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveServiceServer).PutFile(ctx, req.(*PutFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DriveService_UploadFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(DriveServiceServer).UploadFile(&grpc.GenericServerStream[UploadFileRequest, UploadFileResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriveService_UploadFileServer = grpc.ClientStreamingServer[UploadFileRequest, UploadFileResponse]
+
+func _DriveService_CopyFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CopyFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveServiceServer).CopyFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveService_CopyFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveServiceServer).CopyFile(ctx, req.(*CopyFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DriveService_MoveFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MoveFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveServiceServer).MoveFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveService_MoveFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveServiceServer).MoveFile(ctx, req.(*MoveFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DriveService_DeleteFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveServiceServer).DeleteFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveService_DeleteFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveServiceServer).DeleteFile(ctx, req.(*DeleteFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DriveService_CreatePresignedURL_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreatePresignedURLRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveServiceServer).CreatePresignedURL(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveService_CreatePresignedURL_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveServiceServer).CreatePresignedURL(ctx, req.(*CreatePresignedURLRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DriveService_ReadSigned_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ReadSignedRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DriveServiceServer).ReadSigned(m, &grpc.GenericServerStream[ReadSignedRequest, ReadSignedResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriveService_ReadSignedServer = grpc.ServerStreamingServer[ReadSignedResponse]
+
+func _DriveService_UploadSigned_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(DriveServiceServer).UploadSigned(&grpc.GenericServerStream[UploadSignedRequest, UploadSignedResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriveService_UploadSignedServer = grpc.ClientStreamingServer[UploadSignedRequest, UploadSignedResponse]
+
+func _DriveService_GetUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveServiceServer).GetUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveService_GetUsage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveServiceServer).GetUsage(ctx, req.(*GetUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DriveService_SetQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetQuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveServiceServer).SetQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveService_SetQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveServiceServer).SetQuota(ctx, req.(*SetQuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DriveService_ExtractText_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExtractTextRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveServiceServer).ExtractText(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveService_ExtractText_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveServiceServer).ExtractText(ctx, req.(*ExtractTextRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DriveService_ImportPackage_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(DriveServiceServer).ImportPackage(&grpc.GenericServerStream[ImportPackageRequest, ImportPackageResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriveService_ImportPackageServer = grpc.ClientStreamingServer[ImportPackageRequest, ImportPackageResponse]
+
 // DriveService_ServiceDesc is the grpc.ServiceDesc for DriveService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var DriveService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "bot.drive.v1.DriveService",
 	HandlerType: (*DriveServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
-	Streams:     []grpc.StreamDesc{},
-	Metadata:    "bot/drive/v1/drive.proto",
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "StatFile",
+			Handler:    _DriveService_StatFile_Handler,
+		},
+		{
+			MethodName: "ListFiles",
+			Handler:    _DriveService_ListFiles_Handler,
+		},
+		{
+			MethodName: "GetFile",
+			Handler:    _DriveService_GetFile_Handler,
+		},
+		{
+			MethodName: "PutFile",
+			Handler:    _DriveService_PutFile_Handler,
+		},
+		{
+			MethodName: "CopyFile",
+			Handler:    _DriveService_CopyFile_Handler,
+		},
+		{
+			MethodName: "MoveFile",
+			Handler:    _DriveService_MoveFile_Handler,
+		},
+		{
+			MethodName: "DeleteFile",
+			Handler:    _DriveService_DeleteFile_Handler,
+		},
+		{
+			MethodName: "CreatePresignedURL",
+			Handler:    _DriveService_CreatePresignedURL_Handler,
+		},
+		{
+			MethodName: "GetUsage",
+			Handler:    _DriveService_GetUsage_Handler,
+		},
+		{
+			MethodName: "SetQuota",
+			Handler:    _DriveService_SetQuota_Handler,
+		},
+		{
+			MethodName: "ExtractText",
+			Handler:    _DriveService_ExtractText_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ReadFile",
+			Handler:       _DriveService_ReadFile_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "UploadFile",
+			Handler:       _DriveService_UploadFile_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "ReadSigned",
+			Handler:       _DriveService_ReadSigned_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "UploadSigned",
+			Handler:       _DriveService_UploadSigned_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "ImportPackage",
+			Handler:       _DriveService_ImportPackage_Handler,
+			ClientStreams: true,
+		},
+	},
+	Metadata: "bot/drive/v1/drive.proto",
 }

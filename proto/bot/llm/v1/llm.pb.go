@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,25 +21,1628 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Role of a chat message's author (the OpenAI chat roles).
+type Role int32
+
+const (
+	Role_ROLE_UNSPECIFIED Role = 0
+	Role_ROLE_SYSTEM      Role = 1
+	Role_ROLE_USER        Role = 2
+	Role_ROLE_ASSISTANT   Role = 3
+	// The result of a tool call; tool_call_id names the call it answers.
+	Role_ROLE_TOOL Role = 4
+)
+
+// Enum value maps for Role.
+var (
+	Role_name = map[int32]string{
+		0: "ROLE_UNSPECIFIED",
+		1: "ROLE_SYSTEM",
+		2: "ROLE_USER",
+		3: "ROLE_ASSISTANT",
+		4: "ROLE_TOOL",
+	}
+	Role_value = map[string]int32{
+		"ROLE_UNSPECIFIED": 0,
+		"ROLE_SYSTEM":      1,
+		"ROLE_USER":        2,
+		"ROLE_ASSISTANT":   3,
+		"ROLE_TOOL":        4,
+	}
+)
+
+func (x Role) Enum() *Role {
+	p := new(Role)
+	*p = x
+	return p
+}
+
+func (x Role) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Role) Descriptor() protoreflect.EnumDescriptor {
+	return file_bot_llm_v1_llm_proto_enumTypes[0].Descriptor()
+}
+
+func (Role) Type() protoreflect.EnumType {
+	return &file_bot_llm_v1_llm_proto_enumTypes[0]
+}
+
+func (x Role) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Role.Descriptor instead.
+func (Role) EnumDescriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{0}
+}
+
+// Why the model stopped.
+type FinishReason int32
+
+const (
+	FinishReason_FINISH_REASON_UNSPECIFIED FinishReason = 0
+	// The model ended its answer or hit a stop sequence.
+	FinishReason_FINISH_REASON_STOP FinishReason = 1
+	// max_tokens (or the model's context) was reached.
+	FinishReason_FINISH_REASON_LENGTH FinishReason = 2
+	// The model wants the tool calls in the response run.
+	FinishReason_FINISH_REASON_TOOL_CALLS FinishReason = 3
+	// The provider's content filter cut the answer.
+	FinishReason_FINISH_REASON_CONTENT_FILTER FinishReason = 4
+	// No model is configured: the answer is the retrieved passages, labelled.
+	FinishReason_FINISH_REASON_NO_MODEL FinishReason = 5
+)
+
+// Enum value maps for FinishReason.
+var (
+	FinishReason_name = map[int32]string{
+		0: "FINISH_REASON_UNSPECIFIED",
+		1: "FINISH_REASON_STOP",
+		2: "FINISH_REASON_LENGTH",
+		3: "FINISH_REASON_TOOL_CALLS",
+		4: "FINISH_REASON_CONTENT_FILTER",
+		5: "FINISH_REASON_NO_MODEL",
+	}
+	FinishReason_value = map[string]int32{
+		"FINISH_REASON_UNSPECIFIED":    0,
+		"FINISH_REASON_STOP":           1,
+		"FINISH_REASON_LENGTH":         2,
+		"FINISH_REASON_TOOL_CALLS":     3,
+		"FINISH_REASON_CONTENT_FILTER": 4,
+		"FINISH_REASON_NO_MODEL":       5,
+	}
+)
+
+func (x FinishReason) Enum() *FinishReason {
+	p := new(FinishReason)
+	*p = x
+	return p
+}
+
+func (x FinishReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FinishReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_bot_llm_v1_llm_proto_enumTypes[1].Descriptor()
+}
+
+func (FinishReason) Type() protoreflect.EnumType {
+	return &file_bot_llm_v1_llm_proto_enumTypes[1]
+}
+
+func (x FinishReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FinishReason.Descriptor instead.
+func (FinishReason) EnumDescriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{1}
+}
+
+// ToolCall is one complete call of a tool the model asked for.
+type ToolCall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Provider-assigned id; a ROLE_TOOL message answers it in tool_call_id.
+	Id   string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The arguments as a JSON object text.
+	Arguments     string `protobuf:"bytes,3,opt,name=arguments,proto3" json:"arguments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ToolCall) Reset() {
+	*x = ToolCall{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToolCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToolCall) ProtoMessage() {}
+
+func (x *ToolCall) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToolCall.ProtoReflect.Descriptor instead.
+func (*ToolCall) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ToolCall) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ToolCall) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ToolCall) GetArguments() string {
+	if x != nil {
+		return x.Arguments
+	}
+	return ""
+}
+
+// Message is one turn of the conversation sent to the model.
+type Message struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Role    Role                   `protobuf:"varint,1,opt,name=role,proto3,enum=bot.llm.v1.Role" json:"role,omitempty"`
+	Content string                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	// Calls an assistant message made (when replaying history).
+	ToolCalls []*ToolCall `protobuf:"bytes,3,rep,name=tool_calls,json=toolCalls,proto3" json:"tool_calls,omitempty"`
+	// For ROLE_TOOL: the id of the call this message answers.
+	ToolCallId    string `protobuf:"bytes,4,opt,name=tool_call_id,json=toolCallId,proto3" json:"tool_call_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Message) Reset() {
+	*x = Message{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Message) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Message) ProtoMessage() {}
+
+func (x *Message) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Message.ProtoReflect.Descriptor instead.
+func (*Message) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Message) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *Message) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *Message) GetToolCalls() []*ToolCall {
+	if x != nil {
+		return x.ToolCalls
+	}
+	return nil
+}
+
+func (x *Message) GetToolCallId() string {
+	if x != nil {
+		return x.ToolCallId
+	}
+	return ""
+}
+
+// Tool is a function the model may call (OpenAI function format).
+type Tool struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// JSON schema of the arguments object, as JSON text; empty means no arguments.
+	Parameters    string `protobuf:"bytes,3,opt,name=parameters,proto3" json:"parameters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tool) Reset() {
+	*x = Tool{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tool) ProtoMessage() {}
+
+func (x *Tool) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tool.ProtoReflect.Descriptor instead.
+func (*Tool) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Tool) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Tool) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Tool) GetParameters() string {
+	if x != nil {
+		return x.Parameters
+	}
+	return ""
+}
+
+// Params tune one generation; unset fields fall back to the bot's config.
+type Params struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0..2; unset uses llm-temperature from the config, else the provider's default.
+	Temperature *float64 `protobuf:"fixed64,1,opt,name=temperature,proto3,oneof" json:"temperature,omitempty"`
+	// Upper bound of generated tokens; 0 uses llm-max-tokens, else the provider's default.
+	MaxTokens int32 `protobuf:"varint,2,opt,name=max_tokens,json=maxTokens,proto3" json:"max_tokens,omitempty"`
+	// Up to 4 stop sequences.
+	Stop []string `protobuf:"bytes,3,rep,name=stop,proto3" json:"stop,omitempty"`
+	// Ask for a single JSON object as the answer.
+	JsonMode      bool `protobuf:"varint,4,opt,name=json_mode,json=jsonMode,proto3" json:"json_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Params) Reset() {
+	*x = Params{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Params) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Params) ProtoMessage() {}
+
+func (x *Params) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Params.ProtoReflect.Descriptor instead.
+func (*Params) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Params) GetTemperature() float64 {
+	if x != nil && x.Temperature != nil {
+		return *x.Temperature
+	}
+	return 0
+}
+
+func (x *Params) GetMaxTokens() int32 {
+	if x != nil {
+		return x.MaxTokens
+	}
+	return 0
+}
+
+func (x *Params) GetStop() []string {
+	if x != nil {
+		return x.Stop
+	}
+	return nil
+}
+
+func (x *Params) GetJsonMode() bool {
+	if x != nil {
+		return x.JsonMode
+	}
+	return false
+}
+
+// Passage is a piece of knowledge the caller retrieved for this turn. It is
+// used only when no model is configured (the answer is then built from it).
+type Passage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// Where it comes from (document path, URL), shown with the text.
+	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// Retrieval score; higher is more relevant.
+	Score         float64 `protobuf:"fixed64,3,opt,name=score,proto3" json:"score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Passage) Reset() {
+	*x = Passage{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Passage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Passage) ProtoMessage() {}
+
+func (x *Passage) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Passage.ProtoReflect.Descriptor instead.
+func (*Passage) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Passage) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Passage) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Passage) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+// Usage counts the tokens of one answer.
+type Usage struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	PromptTokens     int64                  `protobuf:"varint,1,opt,name=prompt_tokens,json=promptTokens,proto3" json:"prompt_tokens,omitempty"`
+	CompletionTokens int64                  `protobuf:"varint,2,opt,name=completion_tokens,json=completionTokens,proto3" json:"completion_tokens,omitempty"`
+	TotalTokens      int64                  `protobuf:"varint,3,opt,name=total_tokens,json=totalTokens,proto3" json:"total_tokens,omitempty"`
+	// True when the provider did not report usage and it was estimated from
+	// text length (about 4 characters per token).
+	Estimated     bool `protobuf:"varint,4,opt,name=estimated,proto3" json:"estimated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Usage) Reset() {
+	*x = Usage{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Usage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Usage) ProtoMessage() {}
+
+func (x *Usage) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Usage.ProtoReflect.Descriptor instead.
+func (*Usage) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Usage) GetPromptTokens() int64 {
+	if x != nil {
+		return x.PromptTokens
+	}
+	return 0
+}
+
+func (x *Usage) GetCompletionTokens() int64 {
+	if x != nil {
+		return x.CompletionTokens
+	}
+	return 0
+}
+
+func (x *Usage) GetTotalTokens() int64 {
+	if x != nil {
+		return x.TotalTokens
+	}
+	return 0
+}
+
+func (x *Usage) GetEstimated() bool {
+	if x != nil {
+		return x.Estimated
+	}
+	return false
+}
+
+type ChatRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bot's name (slug) in the caller's organisation.
+	Bot      string     `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Messages []*Message `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	Tools    []*Tool    `protobuf:"bytes,3,rep,name=tools,proto3" json:"tools,omitempty"`
+	Params   *Params    `protobuf:"bytes,4,opt,name=params,proto3" json:"params,omitempty"`
+	// The bot's config.csv values the caller has (llm-url, llm-key, llm-model,
+	// llm-provider, llm-temperature, llm-max-tokens, llm-cache, llm-cache-ttl,
+	// llm-cache-semantic, llm-cache-threshold, embedding-url, ...).
+	Config        map[string]string `protobuf:"bytes,5,rep,name=config,proto3" json:"config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Passages      []*Passage        `protobuf:"bytes,6,rep,name=passages,proto3" json:"passages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatRequest) Reset() {
+	*x = ChatRequest{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatRequest) ProtoMessage() {}
+
+func (x *ChatRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
+func (*ChatRequest) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ChatRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *ChatRequest) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ChatRequest) GetTools() []*Tool {
+	if x != nil {
+		return x.Tools
+	}
+	return nil
+}
+
+func (x *ChatRequest) GetParams() *Params {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *ChatRequest) GetConfig() map[string]string {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *ChatRequest) GetPassages() []*Passage {
+	if x != nil {
+		return x.Passages
+	}
+	return nil
+}
+
+// ChatResponse is one message of the reply stream. Content arrives in
+// deltas; tool calls arrive complete; the last message has finish_reason set
+// (and nothing after it).
+type ChatResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Next piece of the answer's text.
+	Delta string `protobuf:"bytes,1,opt,name=delta,proto3" json:"delta,omitempty"`
+	// Complete tool calls (sent once, before the last message).
+	ToolCalls []*ToolCall `protobuf:"bytes,2,rep,name=tool_calls,json=toolCalls,proto3" json:"tool_calls,omitempty"`
+	// Set on the last message only.
+	FinishReason FinishReason `protobuf:"varint,3,opt,name=finish_reason,json=finishReason,proto3,enum=bot.llm.v1.FinishReason" json:"finish_reason,omitempty"`
+	// Set on the last message only.
+	Usage *Usage `protobuf:"bytes,4,opt,name=usage,proto3" json:"usage,omitempty"`
+	// The model that answered ("" when none is configured); last message only.
+	Model string `protobuf:"bytes,5,opt,name=model,proto3" json:"model,omitempty"`
+	// The answer came from the response cache; last message only.
+	Cached        bool `protobuf:"varint,6,opt,name=cached,proto3" json:"cached,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatResponse) Reset() {
+	*x = ChatResponse{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatResponse) ProtoMessage() {}
+
+func (x *ChatResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
+func (*ChatResponse) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ChatResponse) GetDelta() string {
+	if x != nil {
+		return x.Delta
+	}
+	return ""
+}
+
+func (x *ChatResponse) GetToolCalls() []*ToolCall {
+	if x != nil {
+		return x.ToolCalls
+	}
+	return nil
+}
+
+func (x *ChatResponse) GetFinishReason() FinishReason {
+	if x != nil {
+		return x.FinishReason
+	}
+	return FinishReason_FINISH_REASON_UNSPECIFIED
+}
+
+func (x *ChatResponse) GetUsage() *Usage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+func (x *ChatResponse) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ChatResponse) GetCached() bool {
+	if x != nil {
+		return x.Cached
+	}
+	return false
+}
+
+type CompleteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// The user prompt.
+	Prompt string `protobuf:"bytes,2,opt,name=prompt,proto3" json:"prompt,omitempty"`
+	// Optional system prompt.
+	System        string            `protobuf:"bytes,3,opt,name=system,proto3" json:"system,omitempty"`
+	Params        *Params           `protobuf:"bytes,4,opt,name=params,proto3" json:"params,omitempty"`
+	Config        map[string]string `protobuf:"bytes,5,rep,name=config,proto3" json:"config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Passages      []*Passage        `protobuf:"bytes,6,rep,name=passages,proto3" json:"passages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteRequest) Reset() {
+	*x = CompleteRequest{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteRequest) ProtoMessage() {}
+
+func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteRequest.ProtoReflect.Descriptor instead.
+func (*CompleteRequest) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CompleteRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *CompleteRequest) GetPrompt() string {
+	if x != nil {
+		return x.Prompt
+	}
+	return ""
+}
+
+func (x *CompleteRequest) GetSystem() string {
+	if x != nil {
+		return x.System
+	}
+	return ""
+}
+
+func (x *CompleteRequest) GetParams() *Params {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *CompleteRequest) GetConfig() map[string]string {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *CompleteRequest) GetPassages() []*Passage {
+	if x != nil {
+		return x.Passages
+	}
+	return nil
+}
+
+type CompleteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Content       string                 `protobuf:"bytes,1,opt,name=content,proto3" json:"content,omitempty"`
+	FinishReason  FinishReason           `protobuf:"varint,2,opt,name=finish_reason,json=finishReason,proto3,enum=bot.llm.v1.FinishReason" json:"finish_reason,omitempty"`
+	Usage         *Usage                 `protobuf:"bytes,3,opt,name=usage,proto3" json:"usage,omitempty"`
+	Model         string                 `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
+	Cached        bool                   `protobuf:"varint,5,opt,name=cached,proto3" json:"cached,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteResponse) Reset() {
+	*x = CompleteResponse{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteResponse) ProtoMessage() {}
+
+func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
+func (*CompleteResponse) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CompleteResponse) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *CompleteResponse) GetFinishReason() FinishReason {
+	if x != nil {
+		return x.FinishReason
+	}
+	return FinishReason_FINISH_REASON_UNSPECIFIED
+}
+
+func (x *CompleteResponse) GetUsage() *Usage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+func (x *CompleteResponse) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *CompleteResponse) GetCached() bool {
+	if x != nil {
+		return x.Cached
+	}
+	return false
+}
+
+type EmbedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// Up to 256 texts.
+	Texts []string `protobuf:"bytes,2,rep,name=texts,proto3" json:"texts,omitempty"`
+	// The bot's config values: embedding-url, embedding-key, embedding-model,
+	// embedding-dimensions override the platform's EMBEDDING_* settings.
+	Config        map[string]string `protobuf:"bytes,3,rep,name=config,proto3" json:"config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmbedRequest) Reset() {
+	*x = EmbedRequest{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmbedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmbedRequest) ProtoMessage() {}
+
+func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmbedRequest.ProtoReflect.Descriptor instead.
+func (*EmbedRequest) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *EmbedRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *EmbedRequest) GetTexts() []string {
+	if x != nil {
+		return x.Texts
+	}
+	return nil
+}
+
+func (x *EmbedRequest) GetConfig() map[string]string {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+// Vector is one embedding.
+type Vector struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []float32              `protobuf:"fixed32,1,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Vector) Reset() {
+	*x = Vector{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Vector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Vector) ProtoMessage() {}
+
+func (x *Vector) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Vector.ProtoReflect.Descriptor instead.
+func (*Vector) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Vector) GetValues() []float32 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type EmbedResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One vector per text, in order.
+	Vectors []*Vector `protobuf:"bytes,1,rep,name=vectors,proto3" json:"vectors,omitempty"`
+	// Model and shape, e.g. "local-hash-v1/384": vectors compare only within one.
+	Model         string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	Dimensions    int32  `protobuf:"varint,3,opt,name=dimensions,proto3" json:"dimensions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmbedResponse) Reset() {
+	*x = EmbedResponse{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmbedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmbedResponse) ProtoMessage() {}
+
+func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmbedResponse.ProtoReflect.Descriptor instead.
+func (*EmbedResponse) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *EmbedResponse) GetVectors() []*Vector {
+	if x != nil {
+		return x.Vectors
+	}
+	return nil
+}
+
+func (x *EmbedResponse) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *EmbedResponse) GetDimensions() int32 {
+	if x != nil {
+		return x.Dimensions
+	}
+	return 0
+}
+
+type GetUsageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this bot; empty for every bot.
+	Bot string `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// First and last day, inclusive, as YYYY-MM-DD (UTC). Empty from: the
+	// first day of the current month; empty to: today.
+	From          string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To            string `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUsageRequest) Reset() {
+	*x = GetUsageRequest{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUsageRequest) ProtoMessage() {}
+
+func (x *GetUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUsageRequest.ProtoReflect.Descriptor instead.
+func (*GetUsageRequest) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetUsageRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *GetUsageRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *GetUsageRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+// UsageRow is the usage of one bot with one model on one day.
+type UsageRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Model string                 `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	// YYYY-MM-DD (UTC).
+	Day      string `protobuf:"bytes,3,opt,name=day,proto3" json:"day,omitempty"`
+	Requests int64  `protobuf:"varint,4,opt,name=requests,proto3" json:"requests,omitempty"`
+	// Requests answered from the cache (included in requests).
+	CachedRequests   int64 `protobuf:"varint,5,opt,name=cached_requests,json=cachedRequests,proto3" json:"cached_requests,omitempty"`
+	PromptTokens     int64 `protobuf:"varint,6,opt,name=prompt_tokens,json=promptTokens,proto3" json:"prompt_tokens,omitempty"`
+	CompletionTokens int64 `protobuf:"varint,7,opt,name=completion_tokens,json=completionTokens,proto3" json:"completion_tokens,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UsageRow) Reset() {
+	*x = UsageRow{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsageRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsageRow) ProtoMessage() {}
+
+func (x *UsageRow) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsageRow.ProtoReflect.Descriptor instead.
+func (*UsageRow) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UsageRow) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *UsageRow) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *UsageRow) GetDay() string {
+	if x != nil {
+		return x.Day
+	}
+	return ""
+}
+
+func (x *UsageRow) GetRequests() int64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *UsageRow) GetCachedRequests() int64 {
+	if x != nil {
+		return x.CachedRequests
+	}
+	return 0
+}
+
+func (x *UsageRow) GetPromptTokens() int64 {
+	if x != nil {
+		return x.PromptTokens
+	}
+	return 0
+}
+
+func (x *UsageRow) GetCompletionTokens() int64 {
+	if x != nil {
+		return x.CompletionTokens
+	}
+	return 0
+}
+
+// Budget is a monthly token limit and what the current month has used of it.
+type Budget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for the organisation-wide budget.
+	Bot               string `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	MonthlyTokenLimit int64  `protobuf:"varint,2,opt,name=monthly_token_limit,json=monthlyTokenLimit,proto3" json:"monthly_token_limit,omitempty"`
+	// Tokens used in the current month (UTC) in its scope.
+	UsedTokens    int64 `protobuf:"varint,3,opt,name=used_tokens,json=usedTokens,proto3" json:"used_tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Budget) Reset() {
+	*x = Budget{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Budget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Budget) ProtoMessage() {}
+
+func (x *Budget) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Budget.ProtoReflect.Descriptor instead.
+func (*Budget) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Budget) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *Budget) GetMonthlyTokenLimit() int64 {
+	if x != nil {
+		return x.MonthlyTokenLimit
+	}
+	return 0
+}
+
+func (x *Budget) GetUsedTokens() int64 {
+	if x != nil {
+		return x.UsedTokens
+	}
+	return 0
+}
+
+type GetUsageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rows          []*UsageRow            `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	Budgets       []*Budget              `protobuf:"bytes,2,rep,name=budgets,proto3" json:"budgets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUsageResponse) Reset() {
+	*x = GetUsageResponse{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUsageResponse) ProtoMessage() {}
+
+func (x *GetUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUsageResponse.ProtoReflect.Descriptor instead.
+func (*GetUsageResponse) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetUsageResponse) GetRows() []*UsageRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *GetUsageResponse) GetBudgets() []*Budget {
+	if x != nil {
+		return x.Budgets
+	}
+	return nil
+}
+
+type SetBudgetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for the organisation-wide budget.
+	Bot string `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// Tokens per calendar month (UTC); 0 removes the budget.
+	MonthlyTokenLimit int64 `protobuf:"varint,2,opt,name=monthly_token_limit,json=monthlyTokenLimit,proto3" json:"monthly_token_limit,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SetBudgetRequest) Reset() {
+	*x = SetBudgetRequest{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBudgetRequest) ProtoMessage() {}
+
+func (x *SetBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBudgetRequest.ProtoReflect.Descriptor instead.
+func (*SetBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SetBudgetRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *SetBudgetRequest) GetMonthlyTokenLimit() int64 {
+	if x != nil {
+		return x.MonthlyTokenLimit
+	}
+	return 0
+}
+
+type SetBudgetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Budget        *Budget                `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBudgetResponse) Reset() {
+	*x = SetBudgetResponse{}
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBudgetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBudgetResponse) ProtoMessage() {}
+
+func (x *SetBudgetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_llm_v1_llm_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBudgetResponse.ProtoReflect.Descriptor instead.
+func (*SetBudgetResponse) Descriptor() ([]byte, []int) {
+	return file_bot_llm_v1_llm_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SetBudgetResponse) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
 var File_bot_llm_v1_llm_proto protoreflect.FileDescriptor
 
 const file_bot_llm_v1_llm_proto_rawDesc = "" +
 	"\n" +
 	"\x14bot/llm/v1/llm.proto\x12\n" +
-	"bot.llm.v12\f\n" +
+	"bot.llm.v1\"L\n" +
+	"\bToolCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\targuments\x18\x03 \x01(\tR\targuments\"\xa0\x01\n" +
+	"\aMessage\x12$\n" +
+	"\x04role\x18\x01 \x01(\x0e2\x10.bot.llm.v1.RoleR\x04role\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\x123\n" +
 	"\n" +
-	"LlmServiceB\xa1\x01\n" +
+	"tool_calls\x18\x03 \x03(\v2\x14.bot.llm.v1.ToolCallR\ttoolCalls\x12 \n" +
+	"\ftool_call_id\x18\x04 \x01(\tR\n" +
+	"toolCallId\"\\\n" +
+	"\x04Tool\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1e\n" +
+	"\n" +
+	"parameters\x18\x03 \x01(\tR\n" +
+	"parameters\"\x8f\x01\n" +
+	"\x06Params\x12%\n" +
+	"\vtemperature\x18\x01 \x01(\x01H\x00R\vtemperature\x88\x01\x01\x12\x1d\n" +
+	"\n" +
+	"max_tokens\x18\x02 \x01(\x05R\tmaxTokens\x12\x12\n" +
+	"\x04stop\x18\x03 \x03(\tR\x04stop\x12\x1b\n" +
+	"\tjson_mode\x18\x04 \x01(\bR\bjsonModeB\x0e\n" +
+	"\f_temperature\"K\n" +
+	"\aPassage\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x14\n" +
+	"\x05score\x18\x03 \x01(\x01R\x05score\"\x9a\x01\n" +
+	"\x05Usage\x12#\n" +
+	"\rprompt_tokens\x18\x01 \x01(\x03R\fpromptTokens\x12+\n" +
+	"\x11completion_tokens\x18\x02 \x01(\x03R\x10completionTokens\x12!\n" +
+	"\ftotal_tokens\x18\x03 \x01(\x03R\vtotalTokens\x12\x1c\n" +
+	"\testimated\x18\x04 \x01(\bR\testimated\"\xcd\x02\n" +
+	"\vChatRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12/\n" +
+	"\bmessages\x18\x02 \x03(\v2\x13.bot.llm.v1.MessageR\bmessages\x12&\n" +
+	"\x05tools\x18\x03 \x03(\v2\x10.bot.llm.v1.ToolR\x05tools\x12*\n" +
+	"\x06params\x18\x04 \x01(\v2\x12.bot.llm.v1.ParamsR\x06params\x12;\n" +
+	"\x06config\x18\x05 \x03(\v2#.bot.llm.v1.ChatRequest.ConfigEntryR\x06config\x12/\n" +
+	"\bpassages\x18\x06 \x03(\v2\x13.bot.llm.v1.PassageR\bpassages\x1a9\n" +
+	"\vConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xef\x01\n" +
+	"\fChatResponse\x12\x14\n" +
+	"\x05delta\x18\x01 \x01(\tR\x05delta\x123\n" +
+	"\n" +
+	"tool_calls\x18\x02 \x03(\v2\x14.bot.llm.v1.ToolCallR\ttoolCalls\x12=\n" +
+	"\rfinish_reason\x18\x03 \x01(\x0e2\x18.bot.llm.v1.FinishReasonR\ffinishReason\x12'\n" +
+	"\x05usage\x18\x04 \x01(\v2\x11.bot.llm.v1.UsageR\x05usage\x12\x14\n" +
+	"\x05model\x18\x05 \x01(\tR\x05model\x12\x16\n" +
+	"\x06cached\x18\x06 \x01(\bR\x06cached\"\xac\x02\n" +
+	"\x0fCompleteRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x16\n" +
+	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x12\x16\n" +
+	"\x06system\x18\x03 \x01(\tR\x06system\x12*\n" +
+	"\x06params\x18\x04 \x01(\v2\x12.bot.llm.v1.ParamsR\x06params\x12?\n" +
+	"\x06config\x18\x05 \x03(\v2'.bot.llm.v1.CompleteRequest.ConfigEntryR\x06config\x12/\n" +
+	"\bpassages\x18\x06 \x03(\v2\x13.bot.llm.v1.PassageR\bpassages\x1a9\n" +
+	"\vConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc2\x01\n" +
+	"\x10CompleteResponse\x12\x18\n" +
+	"\acontent\x18\x01 \x01(\tR\acontent\x12=\n" +
+	"\rfinish_reason\x18\x02 \x01(\x0e2\x18.bot.llm.v1.FinishReasonR\ffinishReason\x12'\n" +
+	"\x05usage\x18\x03 \x01(\v2\x11.bot.llm.v1.UsageR\x05usage\x12\x14\n" +
+	"\x05model\x18\x04 \x01(\tR\x05model\x12\x16\n" +
+	"\x06cached\x18\x05 \x01(\bR\x06cached\"\xaf\x01\n" +
+	"\fEmbedRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x14\n" +
+	"\x05texts\x18\x02 \x03(\tR\x05texts\x12<\n" +
+	"\x06config\x18\x03 \x03(\v2$.bot.llm.v1.EmbedRequest.ConfigEntryR\x06config\x1a9\n" +
+	"\vConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\" \n" +
+	"\x06Vector\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\x02R\x06values\"s\n" +
+	"\rEmbedResponse\x12,\n" +
+	"\avectors\x18\x01 \x03(\v2\x12.bot.llm.v1.VectorR\avectors\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x1e\n" +
+	"\n" +
+	"dimensions\x18\x03 \x01(\x05R\n" +
+	"dimensions\"G\n" +
+	"\x0fGetUsageRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\"\xdb\x01\n" +
+	"\bUsageRow\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x10\n" +
+	"\x03day\x18\x03 \x01(\tR\x03day\x12\x1a\n" +
+	"\brequests\x18\x04 \x01(\x03R\brequests\x12'\n" +
+	"\x0fcached_requests\x18\x05 \x01(\x03R\x0ecachedRequests\x12#\n" +
+	"\rprompt_tokens\x18\x06 \x01(\x03R\fpromptTokens\x12+\n" +
+	"\x11completion_tokens\x18\a \x01(\x03R\x10completionTokens\"k\n" +
+	"\x06Budget\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12.\n" +
+	"\x13monthly_token_limit\x18\x02 \x01(\x03R\x11monthlyTokenLimit\x12\x1f\n" +
+	"\vused_tokens\x18\x03 \x01(\x03R\n" +
+	"usedTokens\"j\n" +
+	"\x10GetUsageResponse\x12(\n" +
+	"\x04rows\x18\x01 \x03(\v2\x14.bot.llm.v1.UsageRowR\x04rows\x12,\n" +
+	"\abudgets\x18\x02 \x03(\v2\x12.bot.llm.v1.BudgetR\abudgets\"T\n" +
+	"\x10SetBudgetRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12.\n" +
+	"\x13monthly_token_limit\x18\x02 \x01(\x03R\x11monthlyTokenLimit\"?\n" +
+	"\x11SetBudgetResponse\x12*\n" +
+	"\x06budget\x18\x01 \x01(\v2\x12.bot.llm.v1.BudgetR\x06budget*_\n" +
+	"\x04Role\x12\x14\n" +
+	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n" +
+	"\vROLE_SYSTEM\x10\x01\x12\r\n" +
+	"\tROLE_USER\x10\x02\x12\x12\n" +
+	"\x0eROLE_ASSISTANT\x10\x03\x12\r\n" +
+	"\tROLE_TOOL\x10\x04*\xbb\x01\n" +
+	"\fFinishReason\x12\x1d\n" +
+	"\x19FINISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12FINISH_REASON_STOP\x10\x01\x12\x18\n" +
+	"\x14FINISH_REASON_LENGTH\x10\x02\x12\x1c\n" +
+	"\x18FINISH_REASON_TOOL_CALLS\x10\x03\x12 \n" +
+	"\x1cFINISH_REASON_CONTENT_FILTER\x10\x04\x12\x1a\n" +
+	"\x16FINISH_REASON_NO_MODEL\x10\x052\xdf\x02\n" +
+	"\n" +
+	"LlmService\x12;\n" +
+	"\x04Chat\x12\x17.bot.llm.v1.ChatRequest\x1a\x18.bot.llm.v1.ChatResponse0\x01\x12E\n" +
+	"\bComplete\x12\x1b.bot.llm.v1.CompleteRequest\x1a\x1c.bot.llm.v1.CompleteResponse\x12<\n" +
+	"\x05Embed\x12\x18.bot.llm.v1.EmbedRequest\x1a\x19.bot.llm.v1.EmbedResponse\x12E\n" +
+	"\bGetUsage\x12\x1b.bot.llm.v1.GetUsageRequest\x1a\x1c.bot.llm.v1.GetUsageResponse\x12H\n" +
+	"\tSetBudget\x12\x1c.bot.llm.v1.SetBudgetRequest\x1a\x1d.bot.llm.v1.SetBudgetResponseB\xa1\x01\n" +
 	"\x0ecom.bot.llm.v1B\bLlmProtoP\x01Z;github.com/botserver-go/botserver-go/proto/bot/llm/v1;llmv1\xa2\x02\x03BLX\xaa\x02\n" +
 	"Bot.Llm.V1\xca\x02\n" +
 	"Bot\\Llm\\V1\xe2\x02\x16Bot\\Llm\\V1\\GPBMetadata\xea\x02\fBot::Llm::V1b\x06proto3"
 
-var file_bot_llm_v1_llm_proto_goTypes = []any{}
+var (
+	file_bot_llm_v1_llm_proto_rawDescOnce sync.Once
+	file_bot_llm_v1_llm_proto_rawDescData []byte
+)
+
+func file_bot_llm_v1_llm_proto_rawDescGZIP() []byte {
+	file_bot_llm_v1_llm_proto_rawDescOnce.Do(func() {
+		file_bot_llm_v1_llm_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_bot_llm_v1_llm_proto_rawDesc), len(file_bot_llm_v1_llm_proto_rawDesc)))
+	})
+	return file_bot_llm_v1_llm_proto_rawDescData
+}
+
+var file_bot_llm_v1_llm_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_bot_llm_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_bot_llm_v1_llm_proto_goTypes = []any{
+	(Role)(0),                 // 0: bot.llm.v1.Role
+	(FinishReason)(0),         // 1: bot.llm.v1.FinishReason
+	(*ToolCall)(nil),          // 2: bot.llm.v1.ToolCall
+	(*Message)(nil),           // 3: bot.llm.v1.Message
+	(*Tool)(nil),              // 4: bot.llm.v1.Tool
+	(*Params)(nil),            // 5: bot.llm.v1.Params
+	(*Passage)(nil),           // 6: bot.llm.v1.Passage
+	(*Usage)(nil),             // 7: bot.llm.v1.Usage
+	(*ChatRequest)(nil),       // 8: bot.llm.v1.ChatRequest
+	(*ChatResponse)(nil),      // 9: bot.llm.v1.ChatResponse
+	(*CompleteRequest)(nil),   // 10: bot.llm.v1.CompleteRequest
+	(*CompleteResponse)(nil),  // 11: bot.llm.v1.CompleteResponse
+	(*EmbedRequest)(nil),      // 12: bot.llm.v1.EmbedRequest
+	(*Vector)(nil),            // 13: bot.llm.v1.Vector
+	(*EmbedResponse)(nil),     // 14: bot.llm.v1.EmbedResponse
+	(*GetUsageRequest)(nil),   // 15: bot.llm.v1.GetUsageRequest
+	(*UsageRow)(nil),          // 16: bot.llm.v1.UsageRow
+	(*Budget)(nil),            // 17: bot.llm.v1.Budget
+	(*GetUsageResponse)(nil),  // 18: bot.llm.v1.GetUsageResponse
+	(*SetBudgetRequest)(nil),  // 19: bot.llm.v1.SetBudgetRequest
+	(*SetBudgetResponse)(nil), // 20: bot.llm.v1.SetBudgetResponse
+	nil,                       // 21: bot.llm.v1.ChatRequest.ConfigEntry
+	nil,                       // 22: bot.llm.v1.CompleteRequest.ConfigEntry
+	nil,                       // 23: bot.llm.v1.EmbedRequest.ConfigEntry
+}
 var file_bot_llm_v1_llm_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0,  // 0: bot.llm.v1.Message.role:type_name -> bot.llm.v1.Role
+	2,  // 1: bot.llm.v1.Message.tool_calls:type_name -> bot.llm.v1.ToolCall
+	3,  // 2: bot.llm.v1.ChatRequest.messages:type_name -> bot.llm.v1.Message
+	4,  // 3: bot.llm.v1.ChatRequest.tools:type_name -> bot.llm.v1.Tool
+	5,  // 4: bot.llm.v1.ChatRequest.params:type_name -> bot.llm.v1.Params
+	21, // 5: bot.llm.v1.ChatRequest.config:type_name -> bot.llm.v1.ChatRequest.ConfigEntry
+	6,  // 6: bot.llm.v1.ChatRequest.passages:type_name -> bot.llm.v1.Passage
+	2,  // 7: bot.llm.v1.ChatResponse.tool_calls:type_name -> bot.llm.v1.ToolCall
+	1,  // 8: bot.llm.v1.ChatResponse.finish_reason:type_name -> bot.llm.v1.FinishReason
+	7,  // 9: bot.llm.v1.ChatResponse.usage:type_name -> bot.llm.v1.Usage
+	5,  // 10: bot.llm.v1.CompleteRequest.params:type_name -> bot.llm.v1.Params
+	22, // 11: bot.llm.v1.CompleteRequest.config:type_name -> bot.llm.v1.CompleteRequest.ConfigEntry
+	6,  // 12: bot.llm.v1.CompleteRequest.passages:type_name -> bot.llm.v1.Passage
+	1,  // 13: bot.llm.v1.CompleteResponse.finish_reason:type_name -> bot.llm.v1.FinishReason
+	7,  // 14: bot.llm.v1.CompleteResponse.usage:type_name -> bot.llm.v1.Usage
+	23, // 15: bot.llm.v1.EmbedRequest.config:type_name -> bot.llm.v1.EmbedRequest.ConfigEntry
+	13, // 16: bot.llm.v1.EmbedResponse.vectors:type_name -> bot.llm.v1.Vector
+	16, // 17: bot.llm.v1.GetUsageResponse.rows:type_name -> bot.llm.v1.UsageRow
+	17, // 18: bot.llm.v1.GetUsageResponse.budgets:type_name -> bot.llm.v1.Budget
+	17, // 19: bot.llm.v1.SetBudgetResponse.budget:type_name -> bot.llm.v1.Budget
+	8,  // 20: bot.llm.v1.LlmService.Chat:input_type -> bot.llm.v1.ChatRequest
+	10, // 21: bot.llm.v1.LlmService.Complete:input_type -> bot.llm.v1.CompleteRequest
+	12, // 22: bot.llm.v1.LlmService.Embed:input_type -> bot.llm.v1.EmbedRequest
+	15, // 23: bot.llm.v1.LlmService.GetUsage:input_type -> bot.llm.v1.GetUsageRequest
+	19, // 24: bot.llm.v1.LlmService.SetBudget:input_type -> bot.llm.v1.SetBudgetRequest
+	9,  // 25: bot.llm.v1.LlmService.Chat:output_type -> bot.llm.v1.ChatResponse
+	11, // 26: bot.llm.v1.LlmService.Complete:output_type -> bot.llm.v1.CompleteResponse
+	14, // 27: bot.llm.v1.LlmService.Embed:output_type -> bot.llm.v1.EmbedResponse
+	18, // 28: bot.llm.v1.LlmService.GetUsage:output_type -> bot.llm.v1.GetUsageResponse
+	20, // 29: bot.llm.v1.LlmService.SetBudget:output_type -> bot.llm.v1.SetBudgetResponse
+	25, // [25:30] is the sub-list for method output_type
+	20, // [20:25] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_bot_llm_v1_llm_proto_init() }
@@ -46,18 +1650,21 @@ func file_bot_llm_v1_llm_proto_init() {
 	if File_bot_llm_v1_llm_proto != nil {
 		return
 	}
+	file_bot_llm_v1_llm_proto_msgTypes[3].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_llm_v1_llm_proto_rawDesc), len(file_bot_llm_v1_llm_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   0,
+			NumEnums:      2,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_bot_llm_v1_llm_proto_goTypes,
 		DependencyIndexes: file_bot_llm_v1_llm_proto_depIdxs,
+		EnumInfos:         file_bot_llm_v1_llm_proto_enumTypes,
+		MessageInfos:      file_bot_llm_v1_llm_proto_msgTypes,
 	}.Build()
 	File_bot_llm_v1_llm_proto = out.File
 	file_bot_llm_v1_llm_proto_goTypes = nil

@@ -7,7 +7,10 @@
 package llmv1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -15,15 +18,43 @@ import (
 // Requires gRPC-Go v1.64.0 or later.
 const _ = grpc.SupportPackageIsVersion9
 
+const (
+	LlmService_Chat_FullMethodName      = "/bot.llm.v1.LlmService/Chat"
+	LlmService_Complete_FullMethodName  = "/bot.llm.v1.LlmService/Complete"
+	LlmService_Embed_FullMethodName     = "/bot.llm.v1.LlmService/Embed"
+	LlmService_GetUsage_FullMethodName  = "/bot.llm.v1.LlmService/GetUsage"
+	LlmService_SetBudget_FullMethodName = "/bot.llm.v1.LlmService/SetBudget"
+)
+
 // LlmServiceClient is the client API for LlmService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// LlmService will own LLM providers, embeddings, the cache and usage.
+// LlmService runs language models for bots: chat with streaming and tool
+// calls, one-shot completions, embeddings, and usage accounting with budgets.
 //
-// It has no RPCs yet on purpose: the domain RPCs arrive with the llm service's
-// issue, and domain APIs are not faked ahead of it.
+// Every call acts in the caller's organisation (from the verified token).
+// The model is chosen from the bot's config values the caller passes
+// (llm-url, llm-key, llm-model, ...) over the platform's LLM_URL, LLM_KEY and
+// LLM_MODEL. With no model configured at all, Chat answers from the passages
+// the caller retrieved, labelled as such, with FINISH_REASON_NO_MODEL.
 type LlmServiceClient interface {
+	// Chat streams one assistant reply: content deltas as the model produces
+	// them, then complete tool calls (if any), then a last message with the
+	// finish reason and usage. Cancelling the call stops the upstream request.
+	// A budget that is used up gives RESOURCE_EXHAUSTED before any upstream call.
+	Chat(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ChatResponse], error)
+	// Complete is Chat without streaming or tools, for scripts (LLM "...").
+	Complete(ctx context.Context, in *CompleteRequest, opts ...grpc.CallOption) (*CompleteResponse, error)
+	// Embed turns texts into L2-normalised vectors with the bot's embedder
+	// (embedding-url in its config, else EMBEDDING_URL, else the local one).
+	Embed(ctx context.Context, in *EmbedRequest, opts ...grpc.CallOption) (*EmbedResponse, error)
+	// GetUsage reports tokens and requests per bot, model and day, and the
+	// budgets in force for the current month.
+	GetUsage(ctx context.Context, in *GetUsageRequest, opts ...grpc.CallOption) (*GetUsageResponse, error)
+	// SetBudget sets or removes (limit 0) a monthly token budget for the
+	// organisation or one of its bots.
+	SetBudget(ctx context.Context, in *SetBudgetRequest, opts ...grpc.CallOption) (*SetBudgetResponse, error)
 }
 
 type llmServiceClient struct {
@@ -34,15 +65,94 @@ func NewLlmServiceClient(cc grpc.ClientConnInterface) LlmServiceClient {
 	return &llmServiceClient{cc}
 }
 
+func (c *llmServiceClient) Chat(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ChatResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &LlmService_ServiceDesc.Streams[0], LlmService_Chat_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ChatRequest, ChatResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LlmService_ChatClient = grpc.ServerStreamingClient[ChatResponse]
+
+func (c *llmServiceClient) Complete(ctx context.Context, in *CompleteRequest, opts ...grpc.CallOption) (*CompleteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteResponse)
+	err := c.cc.Invoke(ctx, LlmService_Complete_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *llmServiceClient) Embed(ctx context.Context, in *EmbedRequest, opts ...grpc.CallOption) (*EmbedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EmbedResponse)
+	err := c.cc.Invoke(ctx, LlmService_Embed_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *llmServiceClient) GetUsage(ctx context.Context, in *GetUsageRequest, opts ...grpc.CallOption) (*GetUsageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetUsageResponse)
+	err := c.cc.Invoke(ctx, LlmService_GetUsage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *llmServiceClient) SetBudget(ctx context.Context, in *SetBudgetRequest, opts ...grpc.CallOption) (*SetBudgetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetBudgetResponse)
+	err := c.cc.Invoke(ctx, LlmService_SetBudget_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LlmServiceServer is the server API for LlmService service.
 // All implementations must embed UnimplementedLlmServiceServer
 // for forward compatibility.
 //
-// LlmService will own LLM providers, embeddings, the cache and usage.
+// LlmService runs language models for bots: chat with streaming and tool
+// calls, one-shot completions, embeddings, and usage accounting with budgets.
 //
-// It has no RPCs yet on purpose: the domain RPCs arrive with the llm service's
-// issue, and domain APIs are not faked ahead of it.
+// Every call acts in the caller's organisation (from the verified token).
+// The model is chosen from the bot's config values the caller passes
+// (llm-url, llm-key, llm-model, ...) over the platform's LLM_URL, LLM_KEY and
+// LLM_MODEL. With no model configured at all, Chat answers from the passages
+// the caller retrieved, labelled as such, with FINISH_REASON_NO_MODEL.
 type LlmServiceServer interface {
+	// Chat streams one assistant reply: content deltas as the model produces
+	// them, then complete tool calls (if any), then a last message with the
+	// finish reason and usage. Cancelling the call stops the upstream request.
+	// A budget that is used up gives RESOURCE_EXHAUSTED before any upstream call.
+	Chat(*ChatRequest, grpc.ServerStreamingServer[ChatResponse]) error
+	// Complete is Chat without streaming or tools, for scripts (LLM "...").
+	Complete(context.Context, *CompleteRequest) (*CompleteResponse, error)
+	// Embed turns texts into L2-normalised vectors with the bot's embedder
+	// (embedding-url in its config, else EMBEDDING_URL, else the local one).
+	Embed(context.Context, *EmbedRequest) (*EmbedResponse, error)
+	// GetUsage reports tokens and requests per bot, model and day, and the
+	// budgets in force for the current month.
+	GetUsage(context.Context, *GetUsageRequest) (*GetUsageResponse, error)
+	// SetBudget sets or removes (limit 0) a monthly token budget for the
+	// organisation or one of its bots.
+	SetBudget(context.Context, *SetBudgetRequest) (*SetBudgetResponse, error)
 	mustEmbedUnimplementedLlmServiceServer()
 }
 
@@ -53,6 +163,21 @@ type LlmServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedLlmServiceServer struct{}
 
+func (UnimplementedLlmServiceServer) Chat(*ChatRequest, grpc.ServerStreamingServer[ChatResponse]) error {
+	return status.Error(codes.Unimplemented, "method Chat not implemented")
+}
+func (UnimplementedLlmServiceServer) Complete(context.Context, *CompleteRequest) (*CompleteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Complete not implemented")
+}
+func (UnimplementedLlmServiceServer) Embed(context.Context, *EmbedRequest) (*EmbedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Embed not implemented")
+}
+func (UnimplementedLlmServiceServer) GetUsage(context.Context, *GetUsageRequest) (*GetUsageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUsage not implemented")
+}
+func (UnimplementedLlmServiceServer) SetBudget(context.Context, *SetBudgetRequest) (*SetBudgetResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetBudget not implemented")
+}
 func (UnimplementedLlmServiceServer) mustEmbedUnimplementedLlmServiceServer() {}
 func (UnimplementedLlmServiceServer) testEmbeddedByValue()                    {}
 
@@ -74,13 +199,119 @@ func RegisterLlmServiceServer(s grpc.ServiceRegistrar, srv LlmServiceServer) {
 	s.RegisterService(&LlmService_ServiceDesc, srv)
 }
 
+func _LlmService_Chat_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ChatRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(LlmServiceServer).Chat(m, &grpc.GenericServerStream[ChatRequest, ChatResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LlmService_ChatServer = grpc.ServerStreamingServer[ChatResponse]
+
+func _LlmService_Complete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LlmServiceServer).Complete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LlmService_Complete_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LlmServiceServer).Complete(ctx, req.(*CompleteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LlmService_Embed_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EmbedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LlmServiceServer).Embed(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LlmService_Embed_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LlmServiceServer).Embed(ctx, req.(*EmbedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LlmService_GetUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LlmServiceServer).GetUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LlmService_GetUsage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LlmServiceServer).GetUsage(ctx, req.(*GetUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LlmService_SetBudget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetBudgetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LlmServiceServer).SetBudget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LlmService_SetBudget_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LlmServiceServer).SetBudget(ctx, req.(*SetBudgetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LlmService_ServiceDesc is the grpc.ServiceDesc for LlmService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var LlmService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "bot.llm.v1.LlmService",
 	HandlerType: (*LlmServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
-	Streams:     []grpc.StreamDesc{},
-	Metadata:    "bot/llm/v1/llm.proto",
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Complete",
+			Handler:    _LlmService_Complete_Handler,
+		},
+		{
+			MethodName: "Embed",
+			Handler:    _LlmService_Embed_Handler,
+		},
+		{
+			MethodName: "GetUsage",
+			Handler:    _LlmService_GetUsage_Handler,
+		},
+		{
+			MethodName: "SetBudget",
+			Handler:    _LlmService_SetBudget_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Chat",
+			Handler:       _LlmService_Chat_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "bot/llm/v1/llm.proto",
 }

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS budgets;
+DROP TABLE IF EXISTS usage_daily;

@@ -1,0 +1,284 @@
+package botserver_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/botserver-go/botserver-go/botcore/api/drive"
+	"github.com/botserver-go/botserver-go/botcore/gateway"
+	"github.com/botserver-go/botserver-go/botdrive"
+	"github.com/botserver-go/botserver-go/botdrive/extract/extracttest"
+	"github.com/botserver-go/botserver-go/botdrive/storage/s3store/s3test"
+	"github.com/botserver-go/botserver-go/botstate/apptest"
+	"github.com/botserver-go/botserver-go/botstate/authz"
+	"github.com/botserver-go/botserver-go/botstate/authz/authztest"
+	"github.com/botserver-go/botserver-go/botstate/grpcx"
+)
+
+const driveOrg = "0195f1c2-0000-7000-8000-0000000000d1"
+
+type driveEnv struct {
+	base  string
+	iss   *authztest.Issuer
+	s3    *s3test.Server
+	admin string // token with every file permission in driveOrg
+}
+
+// driveAPI runs botdrive in-process on a real S3 server (versitygw) behind
+// a real gateway with the file routes mounted, as botcore mounts them. The
+// gateway's default body limit is tiny, so uploads prove their route has
+// its own.
+func driveAPI(t testing.TB, extra ...string) *driveEnv {
+	t.Helper()
+	iss := authztest.NewIssuer(t)
+	srv := s3test.Start(t)
+	env := append(iss.Env(),
+		"S3_ENDPOINT="+srv.Endpoint, "S3_BUCKET=drive-e2e", "S3_ACCESS_KEY_ID="+s3test.AccessKey,
+		"S3_SECRET_ACCESS_KEY="+s3test.SecretKey, "S3_FORCE_PATH_STYLE=true", "DRIVE_URL_SECRET="+strings.Repeat("k", 32))
+	addrs := apptest.Start(t, append(env, extra...), botdrive.Service())
+	cc, err := grpcx.Dial(addrs.GRPC, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	gw, err := gateway.New(gateway.Options{MaxBodyBytes: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drive.Register(gw, cc)
+	hs := httptest.NewServer(gw)
+	t.Cleanup(hs.Close)
+	return &driveEnv{base: hs.URL, iss: iss, s3: srv,
+		admin: iss.User(driveOrg, "files:read", "files:write", "bots:write", "org:admin")}
+}
+
+type httpResp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r httpResp) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("not JSON (%d): %s", r.status, r.body)
+	}
+	return m
+}
+
+func (e *driveEnv) do(t testing.TB, token, method, path string, body io.Reader, hdr ...string) httpResp {
+	t.Helper()
+	req, err := http.NewRequest(method, e.base+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return httpResp{res.StatusCode, res.Header, b}
+}
+
+func errCode(t testing.TB, r httpResp, status int, code string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	var eb gateway.ErrorBody
+	if err := json.Unmarshal(r.body, &eb); err != nil || eb.Error.Code != code {
+		t.Fatalf("error body %s, want code %q", r.body, code)
+	}
+}
+
+func TestDriveFileAPI(t *testing.T) {
+	e := driveAPI(t)
+	big := make([]byte, 12<<20) // over MAX_BODY_BYTES' default, and a multipart upload to S3
+	rand.Read(big)
+	r := e.do(t, e.admin, "PUT", "/api/v1/bots/mybot/files/mybot.gbkb/docs/big.bin", bytes.NewReader(big), "Content-Type", "application/octet-stream")
+	if r.status != 200 || r.json(t)["changed"] != true {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	r = e.do(t, e.admin, "GET", "/api/v1/bots/mybot/files/mybot.gbkb/docs/big.bin", nil)
+	if r.status != 200 || !bytes.Equal(r.body, big) || r.header.Get("Accept-Ranges") != "bytes" || r.header.Get("ETag") == "" {
+		t.Fatalf("download: %d, %d bytes, headers %v", r.status, len(r.body), r.header)
+	}
+	etag := r.header.Get("ETag")
+	if r := e.do(t, e.admin, "GET", "/api/v1/bots/mybot/files/mybot.gbkb/docs/big.bin", nil, "If-None-Match", etag); r.status != 304 {
+		t.Fatalf("If-None-Match: %d", r.status)
+	}
+	r = e.do(t, e.admin, "GET", "/api/v1/bots/mybot/files/mybot.gbkb/docs/big.bin", nil, "Range", "bytes=100-199")
+	if r.status != 206 || !bytes.Equal(r.body, big[100:200]) || r.header.Get("Content-Range") != fmt.Sprintf("bytes 100-199/%d", len(big)) {
+		t.Fatalf("range: %d %d %q", r.status, len(r.body), r.header.Get("Content-Range"))
+	}
+	r = e.do(t, e.admin, "GET", "/api/v1/bots/mybot/files/mybot.gbkb/docs/big.bin", nil, "Range", "bytes=-10")
+	if r.status != 206 || !bytes.Equal(r.body, big[len(big)-10:]) {
+		t.Fatalf("suffix range: %d %d", r.status, len(r.body))
+	}
+	errCode(t, e.do(t, e.admin, "GET", "/api/v1/bots/mybot/files/mybot.gbkb/docs/big.bin", nil, "Range", fmt.Sprintf("bytes=%d-", len(big)+5)), 416, "range_not_satisfiable")
+	r = e.do(t, e.admin, "HEAD", "/api/v1/bots/mybot/files/mybot.gbkb/docs/big.bin", nil)
+	if r.status != 200 || r.header.Get("Content-Length") != fmt.Sprint(len(big)) || len(r.body) != 0 {
+		t.Fatalf("head: %d %v", r.status, r.header)
+	}
+	// Small files, metadata, list, copy, move, delete.
+	r = e.do(t, e.admin, "PUT", "/api/v1/bots/mybot/files/mybot.gbdialog/start.bas", strings.NewReader(`TALK "hi"`))
+	if r.status != 200 {
+		t.Fatalf("put: %d %s", r.status, r.body)
+	}
+	m := e.do(t, e.admin, "GET", "/api/v1/bots/mybot/files/mybot.gbdialog/start.bas?metadata=true", nil).json(t)
+	if m["size"] != float64(9) || !strings.HasPrefix(m["content_type"].(string), "text/plain") || len(m["hash"].(string)) != 64 {
+		t.Fatalf("metadata: %v", m)
+	}
+	if r := e.do(t, e.admin, "POST", "/api/v1/bots/mybot/copy", strings.NewReader(`{"path":"mybot.gbdialog/start.bas","to_path":"mybot.gbdialog/copy.bas"}`)); r.status != 200 {
+		t.Fatalf("copy: %d %s", r.status, r.body)
+	}
+	if r := e.do(t, e.admin, "POST", "/api/v1/bots/mybot/move", strings.NewReader(`{"path":"mybot.gbdialog/copy.bas","to_path":"mybot.gbdialog/moved.bas"}`)); r.status != 200 {
+		t.Fatalf("move: %d %s", r.status, r.body)
+	}
+	l := e.do(t, e.admin, "GET", "/api/v1/bots/mybot/files?prefix=mybot.gbdialog/&page_size=1", nil).json(t)
+	files := l["files"].([]any)
+	if len(files) != 1 || files[0].(map[string]any)["path"] != "mybot.gbdialog/moved.bas" || l["next_page_token"] == "" {
+		t.Fatalf("list page 1: %v", l)
+	}
+	l = e.do(t, e.admin, "GET", "/api/v1/bots/mybot/files?prefix=mybot.gbdialog/&page_size=1&page_token="+l["next_page_token"].(string), nil).json(t)
+	if files := l["files"].([]any); len(files) != 1 || files[0].(map[string]any)["path"] != "mybot.gbdialog/start.bas" || l["next_page_token"] != nil {
+		t.Fatalf("list page 2: %v", l)
+	}
+	if r := e.do(t, e.admin, "DELETE", "/api/v1/bots/mybot/files/mybot.gbdialog/moved.bas", nil); r.status != 200 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	errCode(t, e.do(t, e.admin, "GET", "/api/v1/bots/mybot/files/mybot.gbdialog/moved.bas", nil), 404, "not_found")
+	// Text extraction.
+	pdf := extracttest.PDF([]string{"Opening hours: 9 to 5"})
+	e.do(t, e.admin, "PUT", "/api/v1/bots/mybot/files/mybot.gbkb/docs/hours.pdf", bytes.NewReader(pdf))
+	if m := e.do(t, e.admin, "GET", "/api/v1/bots/mybot/text/mybot.gbkb/docs/hours.pdf", nil).json(t); !strings.Contains(m["text"].(string), "Opening hours: 9 to 5") {
+		t.Fatalf("text: %v", m)
+	}
+	// Path traversal, in every spelling a client can send.
+	for _, p := range []string{"..%2F..%2Fetc%2Fpasswd", "a%2F..%2F..%2Fb", "%2Fetc%2Fpasswd", "a%5C..%5Cb", ".env"} {
+		errCode(t, e.do(t, e.admin, "PUT", "/api/v1/bots/mybot/files/"+p, strings.NewReader("x")), 400, "bad_request")
+		errCode(t, e.do(t, e.admin, "GET", "/api/v1/bots/mybot/files/"+p, nil), 400, "bad_request")
+	}
+	if r := e.do(t, e.admin, "GET", "/api/v1/bots/mybot/files/../../etc/passwd", nil); r.status == 200 {
+		t.Fatalf("dot-dot path served: %s", r.body)
+	}
+	// Auth: none, not enough, another org.
+	errCode(t, e.do(t, "", "GET", "/api/v1/bots/mybot/files", nil), 401, "unauthorized")
+	reader := e.iss.User(driveOrg, "files:read")
+	errCode(t, e.do(t, reader, "PUT", "/api/v1/bots/mybot/files/x.txt", strings.NewReader("x")), 403, "forbidden")
+	other := e.iss.User("0195f1c2-0000-7000-8000-0000000000d2", "files:read", "files:write")
+	errCode(t, e.do(t, other, "GET", "/api/v1/bots/mybot/files/mybot.gbdialog/start.bas", nil), 404, "not_found")
+	// Presigned download through the gateway, no token.
+	p := e.do(t, e.admin, "POST", "/api/v1/bots/mybot/presign", strings.NewReader(`{"path":"mybot.gbdialog/start.bas","method":"GET","ttl_seconds":60}`)).json(t)
+	r = e.do(t, "", "GET", p["url"].(string), nil)
+	if r.status != 200 || string(r.body) != `TALK "hi"` {
+		t.Fatalf("presigned get: %d %s", r.status, r.body)
+	}
+	errCode(t, e.do(t, "", "GET", p["url"].(string)+"x", nil), 403, "forbidden")
+	// Quota: 507 and nothing stored.
+	if r := e.do(t, e.admin, "PUT", "/api/v1/drive/quota", strings.NewReader(`{"quota_bytes": 13000000}`)); r.status != 200 {
+		t.Fatalf("quota: %d %s", r.status, r.body)
+	}
+	errCode(t, e.do(t, e.admin, "PUT", "/api/v1/bots/mybot/files/over.bin", bytes.NewReader(big[:1<<20])), 507, "quota_exceeded")
+	errCode(t, e.do(t, e.admin, "GET", "/api/v1/bots/mybot/files/over.bin", nil), 404, "not_found")
+	u := e.do(t, e.admin, "GET", "/api/v1/drive/usage", nil).json(t)
+	if u["quota_bytes"] != float64(13000000) || u["files"] != float64(3) {
+		t.Fatalf("usage: %v", u)
+	}
+}
+
+func TestDrivePackageImportAPI(t *testing.T) {
+	e := driveAPI(t)
+	zip := extracttest.Zip(
+		[2]string{"shop.gbai/shop.gbdialog/start.bas", `TALK "welcome"`},
+		[2]string{"shop.gbai/shop.gbot/config.csv", "name,value\nwelcome-message,hi\n"},
+		[2]string{"shop.gbai/shop.gbkb/faq/faq.md", "# FAQ"},
+	)
+	r := e.do(t, e.admin, "POST", "/api/v1/bots/shop/package", bytes.NewReader(zip), "Content-Type", "application/zip")
+	if m := r.json(t); r.status != 200 || m["written"] != float64(3) {
+		t.Fatalf("import: %d %s", r.status, r.body)
+	}
+	if r := e.do(t, e.admin, "GET", "/api/v1/bots/shop/files/shop.gbdialog/start.bas", nil); string(r.body) != `TALK "welcome"` {
+		t.Fatalf("imported file: %d %s", r.status, r.body)
+	}
+	// Same package again: nothing written.
+	if m := e.do(t, e.admin, "POST", "/api/v1/bots/shop/package", bytes.NewReader(zip)).json(t); m["unchanged"] != float64(3) || m["written"] != float64(0) {
+		t.Fatalf("re-import: %v", m)
+	}
+	many := make([][2]string, 10000)
+	for i := range many {
+		many[i] = [2]string{fmt.Sprintf("shop.gbai/shop.gbkb/f/%05d.txt", i), "x"}
+	}
+	for name, z := range map[string][]byte{
+		"zip slip":          extracttest.Zip([2]string{"shop.gbai/../../../tmp/evil.sh", "rm -rf /"}),
+		"zip bomb":          extracttest.Zip([2]string{"shop.gbai/shop.gbkb/zero.txt", strings.Repeat("0", 64<<20)}),
+		"10,000 tiny files": extracttest.Zip(many...),
+	} {
+		r := e.do(t, e.admin, "POST", "/api/v1/bots/evil/package", bytes.NewReader(z))
+		errCode(t, r, 400, "bad_request")
+		if !strings.Contains(string(r.body), "package refused") {
+			t.Fatalf("%s: %s", name, r.body)
+		}
+		if l := e.do(t, e.admin, "GET", "/api/v1/bots/evil/files", nil).json(t); len(l["files"].([]any)) != 0 {
+			t.Fatalf("%s left files: %v", name, l)
+		}
+	}
+	errCode(t, e.do(t, e.iss.User(driveOrg, "files:write"), "POST", "/api/v1/bots/shop/package", bytes.NewReader(zip)), 403, "forbidden")
+}
+
+// A file added, changed or removed in $BOTS_DIR by any tool shows up
+// through the API for the default organisation, promptly (the watcher;
+// the periodic reconcile is set far away here).
+func TestDriveBotsDirWatcher(t *testing.T) {
+	dir := t.TempDir()
+	e := driveAPI(t, "BOTS_DIR="+dir, "BOTS_DIR_RECONCILE_INTERVAL=1h", "DRIVE_RECONCILE_INTERVAL=1h")
+	tok := e.iss.User(authz.DefaultOrgID, "files:read", "files:write")
+	list := func() []string {
+		l := e.do(t, tok, "GET", "/api/v1/bots/sample/files", nil).json(t)
+		var out []string
+		for _, f := range l["files"].([]any) {
+			out = append(out, f.(map[string]any)["path"].(string)+"="+f.(map[string]any)["hash"].(string)[:8])
+		}
+		return out
+	}
+	waitFor := func(what string, ok func([]string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got := list()
+			if ok(got) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: BOTS_DIR change not seen; files %v", what, got)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	os.MkdirAll(filepath.Join(dir, "sample.gbai/sample.gbdialog"), 0o755)
+	os.WriteFile(filepath.Join(dir, "sample.gbai/sample.gbdialog/start.bas"), []byte(`TALK "one"`), 0o644)
+	waitFor("added", func(f []string) bool { return len(f) == 1 })
+	before := list()[0]
+	os.WriteFile(filepath.Join(dir, "sample.gbai/sample.gbdialog/start.bas"), []byte(`TALK "two"`), 0o644)
+	waitFor("changed", func(f []string) bool { return len(f) == 1 && f[0] != before })
+	os.Remove(filepath.Join(dir, "sample.gbai/sample.gbdialog/start.bas"))
+	waitFor("removed", func(f []string) bool { return len(f) == 0 })
+}
