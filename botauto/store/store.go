@@ -147,7 +147,13 @@ type Conversation struct {
 // Turn reads what a turn needs in one round trip: the bot's live version and
 // the conversation (nil when it is new).
 func (s *Store) Turn(ctx context.Context, org, bot, conversation string) (botVersion string, c *Conversation, err error) {
-	err = pg.InOrg(ctx, s.pool, org, func(tx pgx.Tx) error {
+	err = pg.InOrgBatch(ctx, s.pool, org, func(b *pgx.Batch) {
+		b.Queue(`SELECT b.version, c.bot, c.script, c.program_version, c.state, c.expires_at, c.turn
+			FROM (SELECT $1::uuid AS org_id) o
+			LEFT JOIN auto.bots b ON b.org_id = o.org_id AND b.bot = $2
+			LEFT JOIN auto.conversations c ON c.org_id = o.org_id AND c.conversation_id = $3`,
+			org, bot, conversation)
+	}, func(r pgx.BatchResults) error {
 		var (
 			cv      Conversation
 			version *string
@@ -157,13 +163,7 @@ func (s *Store) Turn(ctx context.Context, org, bot, conversation string) (botVer
 			turn    *int64
 			state   []byte
 		)
-		err := tx.QueryRow(ctx, `SELECT b.version, c.bot, c.script, c.program_version, c.state, c.expires_at, c.turn
-			FROM (SELECT $1::uuid AS org_id) o
-			LEFT JOIN auto.bots b ON b.org_id = o.org_id AND b.bot = $2
-			LEFT JOIN auto.conversations c ON c.org_id = o.org_id AND c.conversation_id = $3`,
-			org, bot, conversation).
-			Scan(&version, &cBot, &script, &pv, &state, &cv.ExpiresAt, &turn)
-		if err != nil {
+		if err := r.QueryRow().Scan(&version, &cBot, &script, &pv, &state, &cv.ExpiresAt, &turn); err != nil {
 			return err
 		}
 		if version != nil {
@@ -181,20 +181,20 @@ func (s *Store) Turn(ctx context.Context, org, bot, conversation string) (botVer
 // SaveConversation stores c after a turn. prevTurn is the Turn read before
 // it (0 for a new conversation); ErrConflict if another turn saved since.
 func (s *Store) SaveConversation(ctx context.Context, org string, c *Conversation, prevTurn int64, isNew bool) error {
-	return pg.InOrg(ctx, s.pool, org, func(tx pgx.Tx) error {
-		var tag interface{ RowsAffected() int64 }
-		var err error
+	return pg.InOrgBatch(ctx, s.pool, org, func(b *pgx.Batch) {
 		if isNew {
-			tag, err = tx.Exec(ctx, `INSERT INTO auto.conversations
+			b.Queue(`INSERT INTO auto.conversations
 				(org_id, conversation_id, bot, script, program_version, state, expires_at, turn)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT DO NOTHING`,
 				org, c.ID, c.Bot, c.Script, c.ProgramVersion, c.State, c.ExpiresAt)
 		} else {
-			tag, err = tx.Exec(ctx, `UPDATE auto.conversations SET script = $3, program_version = $4,
+			b.Queue(`UPDATE auto.conversations SET script = $3, program_version = $4,
 				state = $5, expires_at = $6, turn = turn + 1, updated_at = now()
 				WHERE org_id = $1 AND conversation_id = $2 AND turn = $7`,
 				org, c.ID, c.Script, c.ProgramVersion, c.State, c.ExpiresAt, prevTurn)
 		}
+	}, func(r pgx.BatchResults) error {
+		tag, err := r.Exec()
 		if err != nil {
 			return err
 		}

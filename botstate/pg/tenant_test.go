@@ -3,6 +3,7 @@ package pg_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -68,6 +69,37 @@ func TestInOrgConfinesQueriesWithoutWhere(t *testing.T) {
 	}
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM notes.notes WHERE body = 'changed'`).Scan(&n); err != nil || n != 2 {
 		t.Fatalf("%d rows changed overall, want 2", n)
+	}
+	// The one-round-trip form is scoped the same way and leaves no scope
+	// behind on its connection (a pool of one, so the next query reuses it).
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	one, err := pg.Open(ctx, url+sep+"pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	err = pg.InOrgBatch(ctx, one, b, func(q *pgx.Batch) {
+		q.Queue(`SELECT count(*) FROM notes.notes`)
+		q.Queue(`UPDATE notes.notes SET body = 'batch'`)
+	}, func(r pgx.BatchResults) error {
+		if err := r.QueryRow().Scan(&n); err != nil {
+			return err
+		}
+		_, err := r.Exec()
+		return err
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("batch: org b sees %d rows (%v), want 2", n, err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM notes.notes WHERE body = 'batch'`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("batch update touched %d rows, want 2", n)
+	}
+	var role string
+	if err := one.QueryRow(ctx, `SELECT current_user`).Scan(&role); err != nil || role == pg.TenantRole {
+		t.Fatalf("the pooled connection kept the tenant role: %q %v", role, err)
 	}
 	if err := pg.InOrg(ctx, pool, "not-a-uuid", func(pgx.Tx) error { return nil }); !errors.Is(err, pg.ErrNoOrg) {
 		t.Fatalf("bad org: %v", err)
