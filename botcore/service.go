@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	authapi "github.com/botserver-go/botserver-go/botcore/api/auth"
+	chatapi "github.com/botserver-go/botserver-go/botcore/api/chat"
 	driveapi "github.com/botserver-go/botserver-go/botcore/api/drive"
 	llmapi "github.com/botserver-go/botserver-go/botcore/api/llm"
 	"github.com/botserver-go/botserver-go/botcore/gateway"
@@ -116,6 +117,7 @@ func setupGateway(env *app.Env, s *Settings) error {
 		register func(*gateway.Gateway, grpc.ClientConnInterface)
 	}{
 		{"botauth", authapi.Register},
+		{"botchat", chatapi.Register},
 		{"botdrive", driveapi.Register},
 		{"botllm", llmapi.Register},
 	} {

@@ -17,7 +17,7 @@ import (
 	"github.com/golang-migrate/migrate/v4"
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -56,10 +56,13 @@ func Migrate(ctx context.Context, databaseURL string, s Schema) (Result, error) 
 	if err != nil {
 		return res, err
 	}
-	cfg, err := pgx.ParseConfig(databaseURL)
+	// Parsed as a pool URL so pool settings in it (pool_max_conns, ...) are
+	// understood rather than sent to the server as unknown parameters.
+	pcfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return res, fmt.Errorf("DATABASE_URL: %w", err)
 	}
+	cfg := pcfg.ConnConfig
 	cfg.RuntimeParams["search_path"] = s.Name
 	db := stdlib.OpenDB(*cfg)
 	defer db.Close()

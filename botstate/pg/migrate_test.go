@@ -49,6 +49,18 @@ func TestMigrateCreatesSchemaWithOwnTableAndIsIdempotent(t *testing.T) {
 	}
 }
 
+// Pool settings in DATABASE_URL are the pool's, not server parameters.
+func TestMigrateAcceptsPoolSettingsInTheURL(t *testing.T) {
+	_, url := testutil.NewPool(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	if _, err := pg.Migrate(context.Background(), url+sep+"pool_max_conns=8", pg.Schema{Name: "auto"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestReplicasMigrateConcurrently(t *testing.T) {
 	_, url := testutil.NewPool(t)
 	var wg sync.WaitGroup

@@ -9,7 +9,9 @@ package chatv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,21 +22,2589 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// MessageType is the message_type of the wire protocol.
+type MessageType int32
+
+const (
+	MessageType_MESSAGE_TYPE_UNSPECIFIED MessageType = 0
+	// A user's text.
+	MessageType_MESSAGE_TYPE_USER MessageType = 1
+	// Bot (or attendant) output.
+	MessageType_MESSAGE_TYPE_BOT MessageType = 2
+	// Run a tool directly: content = tool name, args = its JSON arguments.
+	MessageType_MESSAGE_TYPE_TOOL MessageType = 6
+	// System message from a client: ignored.
+	MessageType_MESSAGE_TYPE_SYSTEM MessageType = 7
+	// A switcher was toggled: answer the last user message again.
+	MessageType_MESSAGE_TYPE_SWITCHER MessageType = 8
+)
+
+// Enum value maps for MessageType.
+var (
+	MessageType_name = map[int32]string{
+		0: "MESSAGE_TYPE_UNSPECIFIED",
+		1: "MESSAGE_TYPE_USER",
+		2: "MESSAGE_TYPE_BOT",
+		6: "MESSAGE_TYPE_TOOL",
+		7: "MESSAGE_TYPE_SYSTEM",
+		8: "MESSAGE_TYPE_SWITCHER",
+	}
+	MessageType_value = map[string]int32{
+		"MESSAGE_TYPE_UNSPECIFIED": 0,
+		"MESSAGE_TYPE_USER":        1,
+		"MESSAGE_TYPE_BOT":         2,
+		"MESSAGE_TYPE_TOOL":        6,
+		"MESSAGE_TYPE_SYSTEM":      7,
+		"MESSAGE_TYPE_SWITCHER":    8,
+	}
+)
+
+func (x MessageType) Enum() *MessageType {
+	p := new(MessageType)
+	*p = x
+	return p
+}
+
+func (x MessageType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MessageType) Descriptor() protoreflect.EnumDescriptor {
+	return file_bot_chat_v1_chat_proto_enumTypes[0].Descriptor()
+}
+
+func (MessageType) Type() protoreflect.EnumType {
+	return &file_bot_chat_v1_chat_proto_enumTypes[0]
+}
+
+func (x MessageType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MessageType.Descriptor instead.
+func (MessageType) EnumDescriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{0}
+}
+
+// HandoffState is who answers the conversation.
+type HandoffState int32
+
+const (
+	HandoffState_HANDOFF_STATE_UNSPECIFIED HandoffState = 0
+	HandoffState_HANDOFF_STATE_BOT         HandoffState = 1
+	HandoffState_HANDOFF_STATE_QUEUED      HandoffState = 2
+	HandoffState_HANDOFF_STATE_HUMAN       HandoffState = 3
+)
+
+// Enum value maps for HandoffState.
+var (
+	HandoffState_name = map[int32]string{
+		0: "HANDOFF_STATE_UNSPECIFIED",
+		1: "HANDOFF_STATE_BOT",
+		2: "HANDOFF_STATE_QUEUED",
+		3: "HANDOFF_STATE_HUMAN",
+	}
+	HandoffState_value = map[string]int32{
+		"HANDOFF_STATE_UNSPECIFIED": 0,
+		"HANDOFF_STATE_BOT":         1,
+		"HANDOFF_STATE_QUEUED":      2,
+		"HANDOFF_STATE_HUMAN":       3,
+	}
+)
+
+func (x HandoffState) Enum() *HandoffState {
+	p := new(HandoffState)
+	*p = x
+	return p
+}
+
+func (x HandoffState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HandoffState) Descriptor() protoreflect.EnumDescriptor {
+	return file_bot_chat_v1_chat_proto_enumTypes[1].Descriptor()
+}
+
+func (HandoffState) Type() protoreflect.EnumType {
+	return &file_bot_chat_v1_chat_proto_enumTypes[1]
+}
+
+func (x HandoffState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HandoffState.Descriptor instead.
+func (HandoffState) EnumDescriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{1}
+}
+
+// Suggestion is a button under a bot message. kind is context, text, tool
+// or message; value is what the button sends or selects.
+type Suggestion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Value         string                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Suggestion) Reset() {
+	*x = Suggestion{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Suggestion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Suggestion) ProtoMessage() {}
+
+func (x *Suggestion) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Suggestion.ProtoReflect.Descriptor instead.
+func (*Suggestion) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Suggestion) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Suggestion) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Suggestion) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+// Switcher is a toggle that adds a prompt fragment to LLM answers.
+type Switcher struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Label         string                 `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	Active        bool                   `protobuf:"varint,3,opt,name=active,proto3" json:"active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Switcher) Reset() {
+	*x = Switcher{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Switcher) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Switcher) ProtoMessage() {}
+
+func (x *Switcher) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Switcher.ProtoReflect.Descriptor instead.
+func (*Switcher) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Switcher) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Switcher) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *Switcher) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+// Frame is one server → client frame of the wire protocol. type is
+// connected, message, typing, error, handoff or turn_end (internal: the
+// turn of reply_to is over; the gateway does not forward it).
+type Frame struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Type           string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	ConversationId string                 `protobuf:"bytes,2,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// connected
+	Bot    string `protobuf:"bytes,3,opt,name=bot,proto3" json:"bot,omitempty"`
+	UserId string `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// message
+	MessageType MessageType   `protobuf:"varint,5,opt,name=message_type,json=messageType,proto3,enum=bot.chat.v1.MessageType" json:"message_type,omitempty"`
+	Content     string        `protobuf:"bytes,6,opt,name=content,proto3" json:"content,omitempty"`
+	IsComplete  bool          `protobuf:"varint,7,opt,name=is_complete,json=isComplete,proto3" json:"is_complete,omitempty"`
+	MessageId   string        `protobuf:"bytes,8,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	Suggestions []*Suggestion `protobuf:"bytes,9,rep,name=suggestions,proto3" json:"suggestions,omitempty"`
+	Switchers   []*Switcher   `protobuf:"bytes,10,rep,name=switchers,proto3" json:"switchers,omitempty"`
+	// error
+	Code    string `protobuf:"bytes,11,opt,name=code,proto3" json:"code,omitempty"`
+	Message string `protobuf:"bytes,12,opt,name=message,proto3" json:"message,omitempty"`
+	// handoff: queued, human or bot
+	State string `protobuf:"bytes,13,opt,name=state,proto3" json:"state,omitempty"`
+	// role of a message's author: bot or human (an attendant).
+	Role string `protobuf:"bytes,14,opt,name=role,proto3" json:"role,omitempty"`
+	// chunk counts the frames of one message from 1, so a reconnecting
+	// client is given each chunk once.
+	Chunk int32 `protobuf:"varint,15,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	// reply_to is the id of the user message whose turn produced the frame.
+	ReplyTo string `protobuf:"bytes,16,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// frame counts the frames of one turn (reply_to) from 1, so frames seen
+	// twice while catching up are given once.
+	Frame         int32 `protobuf:"varint,17,opt,name=frame,proto3" json:"frame,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Frame) Reset() {
+	*x = Frame{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Frame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Frame) ProtoMessage() {}
+
+func (x *Frame) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Frame.ProtoReflect.Descriptor instead.
+func (*Frame) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Frame) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Frame) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *Frame) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *Frame) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *Frame) GetMessageType() MessageType {
+	if x != nil {
+		return x.MessageType
+	}
+	return MessageType_MESSAGE_TYPE_UNSPECIFIED
+}
+
+func (x *Frame) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *Frame) GetIsComplete() bool {
+	if x != nil {
+		return x.IsComplete
+	}
+	return false
+}
+
+func (x *Frame) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *Frame) GetSuggestions() []*Suggestion {
+	if x != nil {
+		return x.Suggestions
+	}
+	return nil
+}
+
+func (x *Frame) GetSwitchers() []*Switcher {
+	if x != nil {
+		return x.Switchers
+	}
+	return nil
+}
+
+func (x *Frame) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *Frame) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Frame) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Frame) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *Frame) GetChunk() int32 {
+	if x != nil {
+		return x.Chunk
+	}
+	return 0
+}
+
+func (x *Frame) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
+}
+
+func (x *Frame) GetFrame() int32 {
+	if x != nil {
+		return x.Frame
+	}
+	return 0
+}
+
+type Conversation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Bot   string                 `protobuf:"bytes,2,opt,name=bot,proto3" json:"bot,omitempty"`
+	// user_id is the user, visitor session or API key that opened it.
+	UserId       string       `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	UserKind     string       `protobuf:"bytes,4,opt,name=user_kind,json=userKind,proto3" json:"user_kind,omitempty"`
+	Channel      string       `protobuf:"bytes,5,opt,name=channel,proto3" json:"channel,omitempty"`
+	HandoffState HandoffState `protobuf:"varint,6,opt,name=handoff_state,json=handoffState,proto3,enum=bot.chat.v1.HandoffState" json:"handoff_state,omitempty"`
+	HandoffQueue string       `protobuf:"bytes,7,opt,name=handoff_queue,json=handoffQueue,proto3" json:"handoff_queue,omitempty"`
+	// agent_id is the attendant owning the conversation while human.
+	AgentId     string            `protobuf:"bytes,8,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Kbs         []string          `protobuf:"bytes,9,rep,name=kbs,proto3" json:"kbs,omitempty"`
+	Tools       []string          `protobuf:"bytes,10,rep,name=tools,proto3" json:"tools,omitempty"`
+	Contexts    map[string]string `protobuf:"bytes,11,rep,name=contexts,proto3" json:"contexts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Switchers   []*Switcher       `protobuf:"bytes,12,rep,name=switchers,proto3" json:"switchers,omitempty"`
+	Suggestions []*Suggestion     `protobuf:"bytes,13,rep,name=suggestions,proto3" json:"suggestions,omitempty"`
+	// script_user is what SET USER set.
+	ScriptUser string                 `protobuf:"bytes,14,opt,name=script_user,json=scriptUser,proto3" json:"script_user,omitempty"`
+	CreatedAt  *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt  *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// messages counts stored messages.
+	Messages      int64 `protobuf:"varint,17,opt,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Conversation) Reset() {
+	*x = Conversation{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Conversation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Conversation) ProtoMessage() {}
+
+func (x *Conversation) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Conversation.ProtoReflect.Descriptor instead.
+func (*Conversation) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Conversation) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Conversation) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *Conversation) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *Conversation) GetUserKind() string {
+	if x != nil {
+		return x.UserKind
+	}
+	return ""
+}
+
+func (x *Conversation) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *Conversation) GetHandoffState() HandoffState {
+	if x != nil {
+		return x.HandoffState
+	}
+	return HandoffState_HANDOFF_STATE_UNSPECIFIED
+}
+
+func (x *Conversation) GetHandoffQueue() string {
+	if x != nil {
+		return x.HandoffQueue
+	}
+	return ""
+}
+
+func (x *Conversation) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *Conversation) GetKbs() []string {
+	if x != nil {
+		return x.Kbs
+	}
+	return nil
+}
+
+func (x *Conversation) GetTools() []string {
+	if x != nil {
+		return x.Tools
+	}
+	return nil
+}
+
+func (x *Conversation) GetContexts() map[string]string {
+	if x != nil {
+		return x.Contexts
+	}
+	return nil
+}
+
+func (x *Conversation) GetSwitchers() []*Switcher {
+	if x != nil {
+		return x.Switchers
+	}
+	return nil
+}
+
+func (x *Conversation) GetSuggestions() []*Suggestion {
+	if x != nil {
+		return x.Suggestions
+	}
+	return nil
+}
+
+func (x *Conversation) GetScriptUser() string {
+	if x != nil {
+		return x.ScriptUser
+	}
+	return ""
+}
+
+func (x *Conversation) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Conversation) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Conversation) GetMessages() int64 {
+	if x != nil {
+		return x.Messages
+	}
+	return 0
+}
+
+type Message struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ConversationId string                 `protobuf:"bytes,2,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// seq orders the conversation's messages from 1.
+	Seq int64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	// role is user, bot, human (an attendant) or tool.
+	Role        string      `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	MessageType MessageType `protobuf:"varint,5,opt,name=message_type,json=messageType,proto3,enum=bot.chat.v1.MessageType" json:"message_type,omitempty"`
+	Content     string      `protobuf:"bytes,6,opt,name=content,proto3" json:"content,omitempty"`
+	ClientId    string      `protobuf:"bytes,7,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ReplyTo     string      `protobuf:"bytes,8,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// tokens and latency_ms of an LLM answer; model that produced it.
+	Tokens      int64         `protobuf:"varint,9,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	LatencyMs   int64         `protobuf:"varint,10,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	Model       string        `protobuf:"bytes,11,opt,name=model,proto3" json:"model,omitempty"`
+	Suggestions []*Suggestion `protobuf:"bytes,12,rep,name=suggestions,proto3" json:"suggestions,omitempty"`
+	// status of a user message: pending (waiting for its turn), done.
+	Status    string                 `protobuf:"bytes,13,opt,name=status,proto3" json:"status,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// cancelled is true when generation was stopped before the end.
+	Cancelled bool `protobuf:"varint,15,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	// position orders history as the conversation went: a user message, then
+	// what its turn answered (seq is the order of storage, in which the next
+	// user message may come before the previous answer was stored).
+	Position      int64 `protobuf:"varint,16,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Message) Reset() {
+	*x = Message{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Message) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Message) ProtoMessage() {}
+
+func (x *Message) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Message.ProtoReflect.Descriptor instead.
+func (*Message) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Message) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Message) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *Message) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Message) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *Message) GetMessageType() MessageType {
+	if x != nil {
+		return x.MessageType
+	}
+	return MessageType_MESSAGE_TYPE_UNSPECIFIED
+}
+
+func (x *Message) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *Message) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *Message) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
+}
+
+func (x *Message) GetTokens() int64 {
+	if x != nil {
+		return x.Tokens
+	}
+	return 0
+}
+
+func (x *Message) GetLatencyMs() int64 {
+	if x != nil {
+		return x.LatencyMs
+	}
+	return 0
+}
+
+func (x *Message) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *Message) GetSuggestions() []*Suggestion {
+	if x != nil {
+		return x.Suggestions
+	}
+	return nil
+}
+
+func (x *Message) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Message) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Message) GetCancelled() bool {
+	if x != nil {
+		return x.Cancelled
+	}
+	return false
+}
+
+func (x *Message) GetPosition() int64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+type OpenConversationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// conversation_id resumes (or, as a uuid, creates) that conversation;
+	// empty: the visitor's session, or a new conversation for others.
+	ConversationId string `protobuf:"bytes,2,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// channel: web (default), whatsapp, telegram, webhook.
+	Channel       string `protobuf:"bytes,3,opt,name=channel,proto3" json:"channel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenConversationRequest) Reset() {
+	*x = OpenConversationRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenConversationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenConversationRequest) ProtoMessage() {}
+
+func (x *OpenConversationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenConversationRequest.ProtoReflect.Descriptor instead.
+func (*OpenConversationRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *OpenConversationRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *OpenConversationRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *OpenConversationRequest) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+type OpenConversationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conversation  *Conversation          `protobuf:"bytes,1,opt,name=conversation,proto3" json:"conversation,omitempty"`
+	Created       bool                   `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenConversationResponse) Reset() {
+	*x = OpenConversationResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenConversationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenConversationResponse) ProtoMessage() {}
+
+func (x *OpenConversationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenConversationResponse.ProtoReflect.Descriptor instead.
+func (*OpenConversationResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *OpenConversationResponse) GetConversation() *Conversation {
+	if x != nil {
+		return x.Conversation
+	}
+	return nil
+}
+
+func (x *OpenConversationResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+// Inbound is a client's message frame.
+type Inbound struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId  string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	Content         string                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	MessageType     MessageType            `protobuf:"varint,3,opt,name=message_type,json=messageType,proto3,enum=bot.chat.v1.MessageType" json:"message_type,omitempty"`
+	ActiveSwitchers []string               `protobuf:"bytes,4,rep,name=active_switchers,json=activeSwitchers,proto3" json:"active_switchers,omitempty"`
+	// client_id dedupes retries: one message per conversation and client_id.
+	ClientId string `protobuf:"bytes,5,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// args_json are a directly run tool's arguments (message_type 6).
+	ArgsJson      string `protobuf:"bytes,6,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Inbound) Reset() {
+	*x = Inbound{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Inbound) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Inbound) ProtoMessage() {}
+
+func (x *Inbound) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Inbound.ProtoReflect.Descriptor instead.
+func (*Inbound) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Inbound) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *Inbound) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *Inbound) GetMessageType() MessageType {
+	if x != nil {
+		return x.MessageType
+	}
+	return MessageType_MESSAGE_TYPE_UNSPECIFIED
+}
+
+func (x *Inbound) GetActiveSwitchers() []string {
+	if x != nil {
+		return x.ActiveSwitchers
+	}
+	return nil
+}
+
+func (x *Inbound) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *Inbound) GetArgsJson() string {
+	if x != nil {
+		return x.ArgsJson
+	}
+	return ""
+}
+
+type PostRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Inbound               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostRequest) Reset() {
+	*x = PostRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostRequest) ProtoMessage() {}
+
+func (x *PostRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostRequest.ProtoReflect.Descriptor instead.
+func (*PostRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PostRequest) GetMessage() *Inbound {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+type PostResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	MessageId string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// duplicate is true when client_id was seen: nothing new was stored.
+	Duplicate     bool  `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	Seq           int64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostResponse) Reset() {
+	*x = PostResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostResponse) ProtoMessage() {}
+
+func (x *PostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostResponse.ProtoReflect.Descriptor instead.
+func (*PostResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PostResponse) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *PostResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
+func (x *PostResponse) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+type SendRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Inbound               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendRequest) Reset() {
+	*x = SendRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendRequest) ProtoMessage() {}
+
+func (x *SendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
+func (*SendRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SendRequest) GetMessage() *Inbound {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+type SendResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Frame         *Frame                 `protobuf:"bytes,1,opt,name=frame,proto3" json:"frame,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendResponse) Reset() {
+	*x = SendResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendResponse) ProtoMessage() {}
+
+func (x *SendResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
+func (*SendResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SendResponse) GetFrame() *Frame {
+	if x != nil {
+		return x.Frame
+	}
+	return nil
+}
+
+type WatchRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// after_message_id is the last message the client saw; empty: replay
+	// nothing stored, only the turn in progress.
+	AfterMessageId string `protobuf:"bytes,2,opt,name=after_message_id,json=afterMessageId,proto3" json:"after_message_id,omitempty"`
+	// after_chunk is the last chunk of after_message_id the client saw; 0:
+	// all of it if it is complete, none of it if it is still streaming.
+	AfterChunk int32 `protobuf:"varint,3,opt,name=after_chunk,json=afterChunk,proto3" json:"after_chunk,omitempty"`
+	// connected sends a connected frame first.
+	Connected bool `protobuf:"varint,4,opt,name=connected,proto3" json:"connected,omitempty"`
+	// open_turn runs start.bas once the watch is set up, if the
+	// conversation has no message yet (the bot greets first).
+	OpenTurn bool `protobuf:"varint,5,opt,name=open_turn,json=openTurn,proto3" json:"open_turn,omitempty"`
+	// include_user also streams users' messages (attendants see them).
+	IncludeUser   bool `protobuf:"varint,6,opt,name=include_user,json=includeUser,proto3" json:"include_user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *WatchRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetAfterMessageId() string {
+	if x != nil {
+		return x.AfterMessageId
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetAfterChunk() int32 {
+	if x != nil {
+		return x.AfterChunk
+	}
+	return 0
+}
+
+func (x *WatchRequest) GetConnected() bool {
+	if x != nil {
+		return x.Connected
+	}
+	return false
+}
+
+func (x *WatchRequest) GetOpenTurn() bool {
+	if x != nil {
+		return x.OpenTurn
+	}
+	return false
+}
+
+func (x *WatchRequest) GetIncludeUser() bool {
+	if x != nil {
+		return x.IncludeUser
+	}
+	return false
+}
+
+type WatchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Frame         *Frame                 `protobuf:"bytes,1,opt,name=frame,proto3" json:"frame,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchResponse) Reset() {
+	*x = WatchResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchResponse) ProtoMessage() {}
+
+func (x *WatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
+func (*WatchResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WatchResponse) GetFrame() *Frame {
+	if x != nil {
+		return x.Frame
+	}
+	return nil
+}
+
+type CancelRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CancelRequest) Reset() {
+	*x = CancelRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelRequest) ProtoMessage() {}
+
+func (x *CancelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
+func (*CancelRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CancelRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+type CancelResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// cancelled is false when nothing was being generated.
+	Cancelled     bool `protobuf:"varint,1,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelResponse) Reset() {
+	*x = CancelResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelResponse) ProtoMessage() {}
+
+func (x *CancelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
+func (*CancelResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CancelResponse) GetCancelled() bool {
+	if x != nil {
+		return x.Cancelled
+	}
+	return false
+}
+
+type HistoryRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// Messages with position greater than after_position; default 0.
+	AfterPosition int64 `protobuf:"varint,2,opt,name=after_position,json=afterPosition,proto3" json:"after_position,omitempty"`
+	// Default 50, at most 500.
+	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryRequest) Reset() {
+	*x = HistoryRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryRequest) ProtoMessage() {}
+
+func (x *HistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryRequest.ProtoReflect.Descriptor instead.
+func (*HistoryRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *HistoryRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *HistoryRequest) GetAfterPosition() int64 {
+	if x != nil {
+		return x.AfterPosition
+	}
+	return 0
+}
+
+func (x *HistoryRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type HistoryResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Messages []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// next_after_position continues the listing; 0 on the last page.
+	NextAfterPosition int64 `protobuf:"varint,2,opt,name=next_after_position,json=nextAfterPosition,proto3" json:"next_after_position,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *HistoryResponse) Reset() {
+	*x = HistoryResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryResponse) ProtoMessage() {}
+
+func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryResponse.ProtoReflect.Descriptor instead.
+func (*HistoryResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *HistoryResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *HistoryResponse) GetNextAfterPosition() int64 {
+	if x != nil {
+		return x.NextAfterPosition
+	}
+	return 0
+}
+
+type ReplayRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// after_message_id: frames of messages stored after this one; empty: all.
+	AfterMessageId string `protobuf:"bytes,2,opt,name=after_message_id,json=afterMessageId,proto3" json:"after_message_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ReplayRequest) Reset() {
+	*x = ReplayRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayRequest) ProtoMessage() {}
+
+func (x *ReplayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayRequest.ProtoReflect.Descriptor instead.
+func (*ReplayRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ReplayRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *ReplayRequest) GetAfterMessageId() string {
+	if x != nil {
+		return x.AfterMessageId
+	}
+	return ""
+}
+
+type ReplayResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Frames        []*Frame               `protobuf:"bytes,1,rep,name=frames,proto3" json:"frames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayResponse) Reset() {
+	*x = ReplayResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayResponse) ProtoMessage() {}
+
+func (x *ReplayResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayResponse.ProtoReflect.Descriptor instead.
+func (*ReplayResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ReplayResponse) GetFrames() []*Frame {
+	if x != nil {
+		return x.Frames
+	}
+	return nil
+}
+
+type GetConversationRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetConversationRequest) Reset() {
+	*x = GetConversationRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConversationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConversationRequest) ProtoMessage() {}
+
+func (x *GetConversationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConversationRequest.ProtoReflect.Descriptor instead.
+func (*GetConversationRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetConversationRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+type GetConversationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conversation  *Conversation          `protobuf:"bytes,1,opt,name=conversation,proto3" json:"conversation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConversationResponse) Reset() {
+	*x = GetConversationResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConversationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConversationResponse) ProtoMessage() {}
+
+func (x *GetConversationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConversationResponse.ProtoReflect.Descriptor instead.
+func (*GetConversationResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetConversationResponse) GetConversation() *Conversation {
+	if x != nil {
+		return x.Conversation
+	}
+	return nil
+}
+
+type RequestHandoffRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// queue name; default "default".
+	Queue         string `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestHandoffRequest) Reset() {
+	*x = RequestHandoffRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestHandoffRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestHandoffRequest) ProtoMessage() {}
+
+func (x *RequestHandoffRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestHandoffRequest.ProtoReflect.Descriptor instead.
+func (*RequestHandoffRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RequestHandoffRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *RequestHandoffRequest) GetQueue() string {
+	if x != nil {
+		return x.Queue
+	}
+	return ""
+}
+
+func (x *RequestHandoffRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RequestHandoffResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conversation  *Conversation          `protobuf:"bytes,1,opt,name=conversation,proto3" json:"conversation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestHandoffResponse) Reset() {
+	*x = RequestHandoffResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestHandoffResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestHandoffResponse) ProtoMessage() {}
+
+func (x *RequestHandoffResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestHandoffResponse.ProtoReflect.Descriptor instead.
+func (*RequestHandoffResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RequestHandoffResponse) GetConversation() *Conversation {
+	if x != nil {
+		return x.Conversation
+	}
+	return nil
+}
+
+type ListHandoffsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this queue; empty: all.
+	Queue string `protobuf:"bytes,1,opt,name=queue,proto3" json:"queue,omitempty"`
+	// Only this state (queued or human); unspecified: both.
+	State HandoffState `protobuf:"varint,2,opt,name=state,proto3,enum=bot.chat.v1.HandoffState" json:"state,omitempty"`
+	// Default 100, at most 500.
+	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHandoffsRequest) Reset() {
+	*x = ListHandoffsRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHandoffsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHandoffsRequest) ProtoMessage() {}
+
+func (x *ListHandoffsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHandoffsRequest.ProtoReflect.Descriptor instead.
+func (*ListHandoffsRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListHandoffsRequest) GetQueue() string {
+	if x != nil {
+		return x.Queue
+	}
+	return ""
+}
+
+func (x *ListHandoffsRequest) GetState() HandoffState {
+	if x != nil {
+		return x.State
+	}
+	return HandoffState_HANDOFF_STATE_UNSPECIFIED
+}
+
+func (x *ListHandoffsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListHandoffsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conversations []*Conversation        `protobuf:"bytes,1,rep,name=conversations,proto3" json:"conversations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHandoffsResponse) Reset() {
+	*x = ListHandoffsResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHandoffsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHandoffsResponse) ProtoMessage() {}
+
+func (x *ListHandoffsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHandoffsResponse.ProtoReflect.Descriptor instead.
+func (*ListHandoffsResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListHandoffsResponse) GetConversations() []*Conversation {
+	if x != nil {
+		return x.Conversations
+	}
+	return nil
+}
+
+type ClaimHandoffRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ClaimHandoffRequest) Reset() {
+	*x = ClaimHandoffRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimHandoffRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimHandoffRequest) ProtoMessage() {}
+
+func (x *ClaimHandoffRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimHandoffRequest.ProtoReflect.Descriptor instead.
+func (*ClaimHandoffRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ClaimHandoffRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+type ClaimHandoffResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conversation  *Conversation          `protobuf:"bytes,1,opt,name=conversation,proto3" json:"conversation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimHandoffResponse) Reset() {
+	*x = ClaimHandoffResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimHandoffResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimHandoffResponse) ProtoMessage() {}
+
+func (x *ClaimHandoffResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimHandoffResponse.ProtoReflect.Descriptor instead.
+func (*ClaimHandoffResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ClaimHandoffResponse) GetConversation() *Conversation {
+	if x != nil {
+		return x.Conversation
+	}
+	return nil
+}
+
+type ReplyHandoffRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	Content        string                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ReplyHandoffRequest) Reset() {
+	*x = ReplyHandoffRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplyHandoffRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplyHandoffRequest) ProtoMessage() {}
+
+func (x *ReplyHandoffRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplyHandoffRequest.ProtoReflect.Descriptor instead.
+func (*ReplyHandoffRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ReplyHandoffRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *ReplyHandoffRequest) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+type ReplyHandoffResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplyHandoffResponse) Reset() {
+	*x = ReplyHandoffResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplyHandoffResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplyHandoffResponse) ProtoMessage() {}
+
+func (x *ReplyHandoffResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplyHandoffResponse.ProtoReflect.Descriptor instead.
+func (*ReplyHandoffResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ReplyHandoffResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+type ResolveHandoffRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	Note           string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ResolveHandoffRequest) Reset() {
+	*x = ResolveHandoffRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveHandoffRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveHandoffRequest) ProtoMessage() {}
+
+func (x *ResolveHandoffRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveHandoffRequest.ProtoReflect.Descriptor instead.
+func (*ResolveHandoffRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ResolveHandoffRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *ResolveHandoffRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type ResolveHandoffResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conversation  *Conversation          `protobuf:"bytes,1,opt,name=conversation,proto3" json:"conversation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveHandoffResponse) Reset() {
+	*x = ResolveHandoffResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveHandoffResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveHandoffResponse) ProtoMessage() {}
+
+func (x *ResolveHandoffResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveHandoffResponse.ProtoReflect.Descriptor instead.
+func (*ResolveHandoffResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ResolveHandoffResponse) GetConversation() *Conversation {
+	if x != nil {
+		return x.Conversation
+	}
+	return nil
+}
+
+type HandBackRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *HandBackRequest) Reset() {
+	*x = HandBackRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandBackRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandBackRequest) ProtoMessage() {}
+
+func (x *HandBackRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandBackRequest.ProtoReflect.Descriptor instead.
+func (*HandBackRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *HandBackRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+type HandBackResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conversation  *Conversation          `protobuf:"bytes,1,opt,name=conversation,proto3" json:"conversation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandBackResponse) Reset() {
+	*x = HandBackResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandBackResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandBackResponse) ProtoMessage() {}
+
+func (x *HandBackResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandBackResponse.ProtoReflect.Descriptor instead.
+func (*HandBackResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *HandBackResponse) GetConversation() *Conversation {
+	if x != nil {
+		return x.Conversation
+	}
+	return nil
+}
+
 var File_bot_chat_v1_chat_proto protoreflect.FileDescriptor
 
 const file_bot_chat_v1_chat_proto_rawDesc = "" +
 	"\n" +
-	"\x16bot/chat/v1/chat.proto\x12\vbot.chat.v12\r\n" +
-	"\vChatServiceB\xa9\x01\n" +
+	"\x16bot/chat/v1/chat.proto\x12\vbot.chat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"J\n" +
+	"\n" +
+	"Suggestion\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\"H\n" +
+	"\bSwitcher\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x12\x16\n" +
+	"\x06active\x18\x03 \x01(\bR\x06active\"\x95\x04\n" +
+	"\x05Frame\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12'\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tR\x0econversationId\x12\x10\n" +
+	"\x03bot\x18\x03 \x01(\tR\x03bot\x12\x17\n" +
+	"\auser_id\x18\x04 \x01(\tR\x06userId\x12;\n" +
+	"\fmessage_type\x18\x05 \x01(\x0e2\x18.bot.chat.v1.MessageTypeR\vmessageType\x12\x18\n" +
+	"\acontent\x18\x06 \x01(\tR\acontent\x12\x1f\n" +
+	"\vis_complete\x18\a \x01(\bR\n" +
+	"isComplete\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\b \x01(\tR\tmessageId\x129\n" +
+	"\vsuggestions\x18\t \x03(\v2\x17.bot.chat.v1.SuggestionR\vsuggestions\x123\n" +
+	"\tswitchers\x18\n" +
+	" \x03(\v2\x15.bot.chat.v1.SwitcherR\tswitchers\x12\x12\n" +
+	"\x04code\x18\v \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\f \x01(\tR\amessage\x12\x14\n" +
+	"\x05state\x18\r \x01(\tR\x05state\x12\x12\n" +
+	"\x04role\x18\x0e \x01(\tR\x04role\x12\x14\n" +
+	"\x05chunk\x18\x0f \x01(\x05R\x05chunk\x12\x19\n" +
+	"\breply_to\x18\x10 \x01(\tR\areplyTo\x12\x14\n" +
+	"\x05frame\x18\x11 \x01(\x05R\x05frame\"\xcd\x05\n" +
+	"\fConversation\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03bot\x18\x02 \x01(\tR\x03bot\x12\x17\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId\x12\x1b\n" +
+	"\tuser_kind\x18\x04 \x01(\tR\buserKind\x12\x18\n" +
+	"\achannel\x18\x05 \x01(\tR\achannel\x12>\n" +
+	"\rhandoff_state\x18\x06 \x01(\x0e2\x19.bot.chat.v1.HandoffStateR\fhandoffState\x12#\n" +
+	"\rhandoff_queue\x18\a \x01(\tR\fhandoffQueue\x12\x19\n" +
+	"\bagent_id\x18\b \x01(\tR\aagentId\x12\x10\n" +
+	"\x03kbs\x18\t \x03(\tR\x03kbs\x12\x14\n" +
+	"\x05tools\x18\n" +
+	" \x03(\tR\x05tools\x12C\n" +
+	"\bcontexts\x18\v \x03(\v2'.bot.chat.v1.Conversation.ContextsEntryR\bcontexts\x123\n" +
+	"\tswitchers\x18\f \x03(\v2\x15.bot.chat.v1.SwitcherR\tswitchers\x129\n" +
+	"\vsuggestions\x18\r \x03(\v2\x17.bot.chat.v1.SuggestionR\vsuggestions\x12\x1f\n" +
+	"\vscript_user\x18\x0e \x01(\tR\n" +
+	"scriptUser\x129\n" +
+	"\n" +
+	"created_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1a\n" +
+	"\bmessages\x18\x11 \x01(\x03R\bmessages\x1a;\n" +
+	"\rContextsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8c\x04\n" +
+	"\aMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tR\x0econversationId\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x03R\x03seq\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\x12;\n" +
+	"\fmessage_type\x18\x05 \x01(\x0e2\x18.bot.chat.v1.MessageTypeR\vmessageType\x12\x18\n" +
+	"\acontent\x18\x06 \x01(\tR\acontent\x12\x1b\n" +
+	"\tclient_id\x18\a \x01(\tR\bclientId\x12\x19\n" +
+	"\breply_to\x18\b \x01(\tR\areplyTo\x12\x16\n" +
+	"\x06tokens\x18\t \x01(\x03R\x06tokens\x12\x1d\n" +
+	"\n" +
+	"latency_ms\x18\n" +
+	" \x01(\x03R\tlatencyMs\x12\x14\n" +
+	"\x05model\x18\v \x01(\tR\x05model\x129\n" +
+	"\vsuggestions\x18\f \x03(\v2\x17.bot.chat.v1.SuggestionR\vsuggestions\x12\x16\n" +
+	"\x06status\x18\r \x01(\tR\x06status\x129\n" +
+	"\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1c\n" +
+	"\tcancelled\x18\x0f \x01(\bR\tcancelled\x12\x1a\n" +
+	"\bposition\x18\x10 \x01(\x03R\bposition\"n\n" +
+	"\x17OpenConversationRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12'\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tR\x0econversationId\x12\x18\n" +
+	"\achannel\x18\x03 \x01(\tR\achannel\"s\n" +
+	"\x18OpenConversationResponse\x12=\n" +
+	"\fconversation\x18\x01 \x01(\v2\x19.bot.chat.v1.ConversationR\fconversation\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\xee\x01\n" +
+	"\aInbound\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\x12;\n" +
+	"\fmessage_type\x18\x03 \x01(\x0e2\x18.bot.chat.v1.MessageTypeR\vmessageType\x12)\n" +
+	"\x10active_switchers\x18\x04 \x03(\tR\x0factiveSwitchers\x12\x1b\n" +
+	"\tclient_id\x18\x05 \x01(\tR\bclientId\x12\x1b\n" +
+	"\targs_json\x18\x06 \x01(\tR\bargsJson\"=\n" +
+	"\vPostRequest\x12.\n" +
+	"\amessage\x18\x01 \x01(\v2\x14.bot.chat.v1.InboundR\amessage\"]\n" +
+	"\fPostResponse\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1c\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x03R\x03seq\"=\n" +
+	"\vSendRequest\x12.\n" +
+	"\amessage\x18\x01 \x01(\v2\x14.bot.chat.v1.InboundR\amessage\"8\n" +
+	"\fSendResponse\x12(\n" +
+	"\x05frame\x18\x01 \x01(\v2\x12.bot.chat.v1.FrameR\x05frame\"\xe0\x01\n" +
+	"\fWatchRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12(\n" +
+	"\x10after_message_id\x18\x02 \x01(\tR\x0eafterMessageId\x12\x1f\n" +
+	"\vafter_chunk\x18\x03 \x01(\x05R\n" +
+	"afterChunk\x12\x1c\n" +
+	"\tconnected\x18\x04 \x01(\bR\tconnected\x12\x1b\n" +
+	"\topen_turn\x18\x05 \x01(\bR\bopenTurn\x12!\n" +
+	"\finclude_user\x18\x06 \x01(\bR\vincludeUser\"9\n" +
+	"\rWatchResponse\x12(\n" +
+	"\x05frame\x18\x01 \x01(\v2\x12.bot.chat.v1.FrameR\x05frame\"8\n" +
+	"\rCancelRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\".\n" +
+	"\x0eCancelResponse\x12\x1c\n" +
+	"\tcancelled\x18\x01 \x01(\bR\tcancelled\"v\n" +
+	"\x0eHistoryRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12%\n" +
+	"\x0eafter_position\x18\x02 \x01(\x03R\rafterPosition\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"s\n" +
+	"\x0fHistoryResponse\x120\n" +
+	"\bmessages\x18\x01 \x03(\v2\x14.bot.chat.v1.MessageR\bmessages\x12.\n" +
+	"\x13next_after_position\x18\x02 \x01(\x03R\x11nextAfterPosition\"b\n" +
+	"\rReplayRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12(\n" +
+	"\x10after_message_id\x18\x02 \x01(\tR\x0eafterMessageId\"<\n" +
+	"\x0eReplayResponse\x12*\n" +
+	"\x06frames\x18\x01 \x03(\v2\x12.bot.chat.v1.FrameR\x06frames\"A\n" +
+	"\x16GetConversationRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\"X\n" +
+	"\x17GetConversationResponse\x12=\n" +
+	"\fconversation\x18\x01 \x01(\v2\x19.bot.chat.v1.ConversationR\fconversation\"n\n" +
+	"\x15RequestHandoffRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x14\n" +
+	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"W\n" +
+	"\x16RequestHandoffResponse\x12=\n" +
+	"\fconversation\x18\x01 \x01(\v2\x19.bot.chat.v1.ConversationR\fconversation\"r\n" +
+	"\x13ListHandoffsRequest\x12\x14\n" +
+	"\x05queue\x18\x01 \x01(\tR\x05queue\x12/\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x19.bot.chat.v1.HandoffStateR\x05state\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"W\n" +
+	"\x14ListHandoffsResponse\x12?\n" +
+	"\rconversations\x18\x01 \x03(\v2\x19.bot.chat.v1.ConversationR\rconversations\">\n" +
+	"\x13ClaimHandoffRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\"U\n" +
+	"\x14ClaimHandoffResponse\x12=\n" +
+	"\fconversation\x18\x01 \x01(\v2\x19.bot.chat.v1.ConversationR\fconversation\"X\n" +
+	"\x13ReplyHandoffRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\"F\n" +
+	"\x14ReplyHandoffResponse\x12.\n" +
+	"\amessage\x18\x01 \x01(\v2\x14.bot.chat.v1.MessageR\amessage\"T\n" +
+	"\x15ResolveHandoffRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"W\n" +
+	"\x16ResolveHandoffResponse\x12=\n" +
+	"\fconversation\x18\x01 \x01(\v2\x19.bot.chat.v1.ConversationR\fconversation\":\n" +
+	"\x0fHandBackRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\"Q\n" +
+	"\x10HandBackResponse\x12=\n" +
+	"\fconversation\x18\x01 \x01(\v2\x19.bot.chat.v1.ConversationR\fconversation*\xa3\x01\n" +
+	"\vMessageType\x12\x1c\n" +
+	"\x18MESSAGE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11MESSAGE_TYPE_USER\x10\x01\x12\x14\n" +
+	"\x10MESSAGE_TYPE_BOT\x10\x02\x12\x15\n" +
+	"\x11MESSAGE_TYPE_TOOL\x10\x06\x12\x17\n" +
+	"\x13MESSAGE_TYPE_SYSTEM\x10\a\x12\x19\n" +
+	"\x15MESSAGE_TYPE_SWITCHER\x10\b*w\n" +
+	"\fHandoffState\x12\x1d\n" +
+	"\x19HANDOFF_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11HANDOFF_STATE_BOT\x10\x01\x12\x18\n" +
+	"\x14HANDOFF_STATE_QUEUED\x10\x02\x12\x17\n" +
+	"\x13HANDOFF_STATE_HUMAN\x10\x032\xd4\b\n" +
+	"\vChatService\x12_\n" +
+	"\x10OpenConversation\x12$.bot.chat.v1.OpenConversationRequest\x1a%.bot.chat.v1.OpenConversationResponse\x12;\n" +
+	"\x04Post\x12\x18.bot.chat.v1.PostRequest\x1a\x19.bot.chat.v1.PostResponse\x12=\n" +
+	"\x04Send\x12\x18.bot.chat.v1.SendRequest\x1a\x19.bot.chat.v1.SendResponse0\x01\x12@\n" +
+	"\x05Watch\x12\x19.bot.chat.v1.WatchRequest\x1a\x1a.bot.chat.v1.WatchResponse0\x01\x12A\n" +
+	"\x06Cancel\x12\x1a.bot.chat.v1.CancelRequest\x1a\x1b.bot.chat.v1.CancelResponse\x12D\n" +
+	"\aHistory\x12\x1b.bot.chat.v1.HistoryRequest\x1a\x1c.bot.chat.v1.HistoryResponse\x12A\n" +
+	"\x06Replay\x12\x1a.bot.chat.v1.ReplayRequest\x1a\x1b.bot.chat.v1.ReplayResponse\x12\\\n" +
+	"\x0fGetConversation\x12#.bot.chat.v1.GetConversationRequest\x1a$.bot.chat.v1.GetConversationResponse\x12Y\n" +
+	"\x0eRequestHandoff\x12\".bot.chat.v1.RequestHandoffRequest\x1a#.bot.chat.v1.RequestHandoffResponse\x12S\n" +
+	"\fListHandoffs\x12 .bot.chat.v1.ListHandoffsRequest\x1a!.bot.chat.v1.ListHandoffsResponse\x12S\n" +
+	"\fClaimHandoff\x12 .bot.chat.v1.ClaimHandoffRequest\x1a!.bot.chat.v1.ClaimHandoffResponse\x12S\n" +
+	"\fReplyHandoff\x12 .bot.chat.v1.ReplyHandoffRequest\x1a!.bot.chat.v1.ReplyHandoffResponse\x12Y\n" +
+	"\x0eResolveHandoff\x12\".bot.chat.v1.ResolveHandoffRequest\x1a#.bot.chat.v1.ResolveHandoffResponse\x12G\n" +
+	"\bHandBack\x12\x1c.bot.chat.v1.HandBackRequest\x1a\x1d.bot.chat.v1.HandBackResponseB\xa9\x01\n" +
 	"\x0fcom.bot.chat.v1B\tChatProtoP\x01Z=github.com/botserver-go/botserver-go/proto/bot/chat/v1;chatv1\xa2\x02\x03BCX\xaa\x02\vBot.Chat.V1\xca\x02\vBot\\Chat\\V1\xe2\x02\x17Bot\\Chat\\V1\\GPBMetadata\xea\x02\rBot::Chat::V1b\x06proto3"
 
-var file_bot_chat_v1_chat_proto_goTypes = []any{}
+var (
+	file_bot_chat_v1_chat_proto_rawDescOnce sync.Once
+	file_bot_chat_v1_chat_proto_rawDescData []byte
+)
+
+func file_bot_chat_v1_chat_proto_rawDescGZIP() []byte {
+	file_bot_chat_v1_chat_proto_rawDescOnce.Do(func() {
+		file_bot_chat_v1_chat_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_bot_chat_v1_chat_proto_rawDesc), len(file_bot_chat_v1_chat_proto_rawDesc)))
+	})
+	return file_bot_chat_v1_chat_proto_rawDescData
+}
+
+var file_bot_chat_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_bot_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_bot_chat_v1_chat_proto_goTypes = []any{
+	(MessageType)(0),                 // 0: bot.chat.v1.MessageType
+	(HandoffState)(0),                // 1: bot.chat.v1.HandoffState
+	(*Suggestion)(nil),               // 2: bot.chat.v1.Suggestion
+	(*Switcher)(nil),                 // 3: bot.chat.v1.Switcher
+	(*Frame)(nil),                    // 4: bot.chat.v1.Frame
+	(*Conversation)(nil),             // 5: bot.chat.v1.Conversation
+	(*Message)(nil),                  // 6: bot.chat.v1.Message
+	(*OpenConversationRequest)(nil),  // 7: bot.chat.v1.OpenConversationRequest
+	(*OpenConversationResponse)(nil), // 8: bot.chat.v1.OpenConversationResponse
+	(*Inbound)(nil),                  // 9: bot.chat.v1.Inbound
+	(*PostRequest)(nil),              // 10: bot.chat.v1.PostRequest
+	(*PostResponse)(nil),             // 11: bot.chat.v1.PostResponse
+	(*SendRequest)(nil),              // 12: bot.chat.v1.SendRequest
+	(*SendResponse)(nil),             // 13: bot.chat.v1.SendResponse
+	(*WatchRequest)(nil),             // 14: bot.chat.v1.WatchRequest
+	(*WatchResponse)(nil),            // 15: bot.chat.v1.WatchResponse
+	(*CancelRequest)(nil),            // 16: bot.chat.v1.CancelRequest
+	(*CancelResponse)(nil),           // 17: bot.chat.v1.CancelResponse
+	(*HistoryRequest)(nil),           // 18: bot.chat.v1.HistoryRequest
+	(*HistoryResponse)(nil),          // 19: bot.chat.v1.HistoryResponse
+	(*ReplayRequest)(nil),            // 20: bot.chat.v1.ReplayRequest
+	(*ReplayResponse)(nil),           // 21: bot.chat.v1.ReplayResponse
+	(*GetConversationRequest)(nil),   // 22: bot.chat.v1.GetConversationRequest
+	(*GetConversationResponse)(nil),  // 23: bot.chat.v1.GetConversationResponse
+	(*RequestHandoffRequest)(nil),    // 24: bot.chat.v1.RequestHandoffRequest
+	(*RequestHandoffResponse)(nil),   // 25: bot.chat.v1.RequestHandoffResponse
+	(*ListHandoffsRequest)(nil),      // 26: bot.chat.v1.ListHandoffsRequest
+	(*ListHandoffsResponse)(nil),     // 27: bot.chat.v1.ListHandoffsResponse
+	(*ClaimHandoffRequest)(nil),      // 28: bot.chat.v1.ClaimHandoffRequest
+	(*ClaimHandoffResponse)(nil),     // 29: bot.chat.v1.ClaimHandoffResponse
+	(*ReplyHandoffRequest)(nil),      // 30: bot.chat.v1.ReplyHandoffRequest
+	(*ReplyHandoffResponse)(nil),     // 31: bot.chat.v1.ReplyHandoffResponse
+	(*ResolveHandoffRequest)(nil),    // 32: bot.chat.v1.ResolveHandoffRequest
+	(*ResolveHandoffResponse)(nil),   // 33: bot.chat.v1.ResolveHandoffResponse
+	(*HandBackRequest)(nil),          // 34: bot.chat.v1.HandBackRequest
+	(*HandBackResponse)(nil),         // 35: bot.chat.v1.HandBackResponse
+	nil,                              // 36: bot.chat.v1.Conversation.ContextsEntry
+	(*timestamppb.Timestamp)(nil),    // 37: google.protobuf.Timestamp
+}
 var file_bot_chat_v1_chat_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0,  // 0: bot.chat.v1.Frame.message_type:type_name -> bot.chat.v1.MessageType
+	2,  // 1: bot.chat.v1.Frame.suggestions:type_name -> bot.chat.v1.Suggestion
+	3,  // 2: bot.chat.v1.Frame.switchers:type_name -> bot.chat.v1.Switcher
+	1,  // 3: bot.chat.v1.Conversation.handoff_state:type_name -> bot.chat.v1.HandoffState
+	36, // 4: bot.chat.v1.Conversation.contexts:type_name -> bot.chat.v1.Conversation.ContextsEntry
+	3,  // 5: bot.chat.v1.Conversation.switchers:type_name -> bot.chat.v1.Switcher
+	2,  // 6: bot.chat.v1.Conversation.suggestions:type_name -> bot.chat.v1.Suggestion
+	37, // 7: bot.chat.v1.Conversation.created_at:type_name -> google.protobuf.Timestamp
+	37, // 8: bot.chat.v1.Conversation.updated_at:type_name -> google.protobuf.Timestamp
+	0,  // 9: bot.chat.v1.Message.message_type:type_name -> bot.chat.v1.MessageType
+	2,  // 10: bot.chat.v1.Message.suggestions:type_name -> bot.chat.v1.Suggestion
+	37, // 11: bot.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 12: bot.chat.v1.OpenConversationResponse.conversation:type_name -> bot.chat.v1.Conversation
+	0,  // 13: bot.chat.v1.Inbound.message_type:type_name -> bot.chat.v1.MessageType
+	9,  // 14: bot.chat.v1.PostRequest.message:type_name -> bot.chat.v1.Inbound
+	9,  // 15: bot.chat.v1.SendRequest.message:type_name -> bot.chat.v1.Inbound
+	4,  // 16: bot.chat.v1.SendResponse.frame:type_name -> bot.chat.v1.Frame
+	4,  // 17: bot.chat.v1.WatchResponse.frame:type_name -> bot.chat.v1.Frame
+	6,  // 18: bot.chat.v1.HistoryResponse.messages:type_name -> bot.chat.v1.Message
+	4,  // 19: bot.chat.v1.ReplayResponse.frames:type_name -> bot.chat.v1.Frame
+	5,  // 20: bot.chat.v1.GetConversationResponse.conversation:type_name -> bot.chat.v1.Conversation
+	5,  // 21: bot.chat.v1.RequestHandoffResponse.conversation:type_name -> bot.chat.v1.Conversation
+	1,  // 22: bot.chat.v1.ListHandoffsRequest.state:type_name -> bot.chat.v1.HandoffState
+	5,  // 23: bot.chat.v1.ListHandoffsResponse.conversations:type_name -> bot.chat.v1.Conversation
+	5,  // 24: bot.chat.v1.ClaimHandoffResponse.conversation:type_name -> bot.chat.v1.Conversation
+	6,  // 25: bot.chat.v1.ReplyHandoffResponse.message:type_name -> bot.chat.v1.Message
+	5,  // 26: bot.chat.v1.ResolveHandoffResponse.conversation:type_name -> bot.chat.v1.Conversation
+	5,  // 27: bot.chat.v1.HandBackResponse.conversation:type_name -> bot.chat.v1.Conversation
+	7,  // 28: bot.chat.v1.ChatService.OpenConversation:input_type -> bot.chat.v1.OpenConversationRequest
+	10, // 29: bot.chat.v1.ChatService.Post:input_type -> bot.chat.v1.PostRequest
+	12, // 30: bot.chat.v1.ChatService.Send:input_type -> bot.chat.v1.SendRequest
+	14, // 31: bot.chat.v1.ChatService.Watch:input_type -> bot.chat.v1.WatchRequest
+	16, // 32: bot.chat.v1.ChatService.Cancel:input_type -> bot.chat.v1.CancelRequest
+	18, // 33: bot.chat.v1.ChatService.History:input_type -> bot.chat.v1.HistoryRequest
+	20, // 34: bot.chat.v1.ChatService.Replay:input_type -> bot.chat.v1.ReplayRequest
+	22, // 35: bot.chat.v1.ChatService.GetConversation:input_type -> bot.chat.v1.GetConversationRequest
+	24, // 36: bot.chat.v1.ChatService.RequestHandoff:input_type -> bot.chat.v1.RequestHandoffRequest
+	26, // 37: bot.chat.v1.ChatService.ListHandoffs:input_type -> bot.chat.v1.ListHandoffsRequest
+	28, // 38: bot.chat.v1.ChatService.ClaimHandoff:input_type -> bot.chat.v1.ClaimHandoffRequest
+	30, // 39: bot.chat.v1.ChatService.ReplyHandoff:input_type -> bot.chat.v1.ReplyHandoffRequest
+	32, // 40: bot.chat.v1.ChatService.ResolveHandoff:input_type -> bot.chat.v1.ResolveHandoffRequest
+	34, // 41: bot.chat.v1.ChatService.HandBack:input_type -> bot.chat.v1.HandBackRequest
+	8,  // 42: bot.chat.v1.ChatService.OpenConversation:output_type -> bot.chat.v1.OpenConversationResponse
+	11, // 43: bot.chat.v1.ChatService.Post:output_type -> bot.chat.v1.PostResponse
+	13, // 44: bot.chat.v1.ChatService.Send:output_type -> bot.chat.v1.SendResponse
+	15, // 45: bot.chat.v1.ChatService.Watch:output_type -> bot.chat.v1.WatchResponse
+	17, // 46: bot.chat.v1.ChatService.Cancel:output_type -> bot.chat.v1.CancelResponse
+	19, // 47: bot.chat.v1.ChatService.History:output_type -> bot.chat.v1.HistoryResponse
+	21, // 48: bot.chat.v1.ChatService.Replay:output_type -> bot.chat.v1.ReplayResponse
+	23, // 49: bot.chat.v1.ChatService.GetConversation:output_type -> bot.chat.v1.GetConversationResponse
+	25, // 50: bot.chat.v1.ChatService.RequestHandoff:output_type -> bot.chat.v1.RequestHandoffResponse
+	27, // 51: bot.chat.v1.ChatService.ListHandoffs:output_type -> bot.chat.v1.ListHandoffsResponse
+	29, // 52: bot.chat.v1.ChatService.ClaimHandoff:output_type -> bot.chat.v1.ClaimHandoffResponse
+	31, // 53: bot.chat.v1.ChatService.ReplyHandoff:output_type -> bot.chat.v1.ReplyHandoffResponse
+	33, // 54: bot.chat.v1.ChatService.ResolveHandoff:output_type -> bot.chat.v1.ResolveHandoffResponse
+	35, // 55: bot.chat.v1.ChatService.HandBack:output_type -> bot.chat.v1.HandBackResponse
+	42, // [42:56] is the sub-list for method output_type
+	28, // [28:42] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_bot_chat_v1_chat_proto_init() }
@@ -47,13 +2617,15 @@ func file_bot_chat_v1_chat_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_chat_v1_chat_proto_rawDesc), len(file_bot_chat_v1_chat_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   0,
+			NumEnums:      2,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_bot_chat_v1_chat_proto_goTypes,
 		DependencyIndexes: file_bot_chat_v1_chat_proto_depIdxs,
+		EnumInfos:         file_bot_chat_v1_chat_proto_enumTypes,
+		MessageInfos:      file_bot_chat_v1_chat_proto_msgTypes,
 	}.Build()
 	File_bot_chat_v1_chat_proto = out.File
 	file_bot_chat_v1_chat_proto_goTypes = nil

@@ -7,7 +7,10 @@
 package chatv1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -15,15 +18,75 @@ import (
 // Requires gRPC-Go v1.64.0 or later.
 const _ = grpc.SupportPackageIsVersion9
 
+const (
+	ChatService_OpenConversation_FullMethodName = "/bot.chat.v1.ChatService/OpenConversation"
+	ChatService_Post_FullMethodName             = "/bot.chat.v1.ChatService/Post"
+	ChatService_Send_FullMethodName             = "/bot.chat.v1.ChatService/Send"
+	ChatService_Watch_FullMethodName            = "/bot.chat.v1.ChatService/Watch"
+	ChatService_Cancel_FullMethodName           = "/bot.chat.v1.ChatService/Cancel"
+	ChatService_History_FullMethodName          = "/bot.chat.v1.ChatService/History"
+	ChatService_Replay_FullMethodName           = "/bot.chat.v1.ChatService/Replay"
+	ChatService_GetConversation_FullMethodName  = "/bot.chat.v1.ChatService/GetConversation"
+	ChatService_RequestHandoff_FullMethodName   = "/bot.chat.v1.ChatService/RequestHandoff"
+	ChatService_ListHandoffs_FullMethodName     = "/bot.chat.v1.ChatService/ListHandoffs"
+	ChatService_ClaimHandoff_FullMethodName     = "/bot.chat.v1.ChatService/ClaimHandoff"
+	ChatService_ReplyHandoff_FullMethodName     = "/bot.chat.v1.ChatService/ReplyHandoff"
+	ChatService_ResolveHandoff_FullMethodName   = "/bot.chat.v1.ChatService/ResolveHandoff"
+	ChatService_HandBack_FullMethodName         = "/bot.chat.v1.ChatService/HandBack"
+)
+
 // ChatServiceClient is the client API for ChatService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// ChatService will own conversations, messages, hand-off and channels.
+// ChatService owns conversations and their messages: it runs each user
+// message through the bot's scripts (botauto) and, when no script took it,
+// an LLM answer (botllm) with the conversation's knowledge bases and tools;
+// it streams the bot's output as frames, keeps history, orders the messages
+// of one conversation across replicas, and hands conversations to humans.
 //
-// It has no RPCs yet on purpose: the domain RPCs arrive with the chat service's
-// issue, and domain APIs are not faked ahead of it.
+// The organisation is always the caller's verified one. Visitors (anonymous
+// users of a public bot) reach only their own conversations with their bot;
+// users and API keys only the conversations they opened, unless they hold
+// chat:attend (attendants) or are services.
 type ChatServiceClient interface {
+	// OpenConversation creates a conversation or resumes one of the caller's.
+	OpenConversation(ctx context.Context, in *OpenConversationRequest, opts ...grpc.CallOption) (*OpenConversationResponse, error)
+	// Post accepts a message and returns once it is stored in order; the
+	// bot's frames arrive on Watch. A repeated client_id is accepted once.
+	Post(ctx context.Context, in *PostRequest, opts ...grpc.CallOption) (*PostResponse, error)
+	// Send is Post followed by the frames of that message's turn, ending with
+	// the turn's last frame. Cancelling the call stops the bot generating
+	// (what it produced so far is kept).
+	Send(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SendResponse], error)
+	// Watch streams every frame of a conversation: first what the caller
+	// missed after after_message_id (stored messages and the turn in
+	// progress on any replica), then live frames until the call ends.
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
+	// Cancel stops the answer being generated for the conversation, if any.
+	Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error)
+	// History pages through a conversation's messages, oldest first.
+	History(ctx context.Context, in *HistoryRequest, opts ...grpc.CallOption) (*HistoryResponse, error)
+	// Replay returns the frames of the bot messages stored after a message.
+	Replay(ctx context.Context, in *ReplayRequest, opts ...grpc.CallOption) (*ReplayResponse, error)
+	// GetConversation describes one conversation and its script state.
+	GetConversation(ctx context.Context, in *GetConversationRequest, opts ...grpc.CallOption) (*GetConversationResponse, error)
+	// RequestHandoff puts the conversation in an attendant queue (bot →
+	// queued), as TRANSFER TO HUMAN does.
+	RequestHandoff(ctx context.Context, in *RequestHandoffRequest, opts ...grpc.CallOption) (*RequestHandoffResponse, error)
+	// ListHandoffs lists conversations waiting for or owned by humans
+	// (attendants: chat:attend).
+	ListHandoffs(ctx context.Context, in *ListHandoffsRequest, opts ...grpc.CallOption) (*ListHandoffsResponse, error)
+	// ClaimHandoff gives a queued conversation to the calling attendant
+	// (queued → human).
+	ClaimHandoff(ctx context.Context, in *ClaimHandoffRequest, opts ...grpc.CallOption) (*ClaimHandoffResponse, error)
+	// ReplyHandoff sends the owning attendant's message to the user.
+	ReplyHandoff(ctx context.Context, in *ReplyHandoffRequest, opts ...grpc.CallOption) (*ReplyHandoffResponse, error)
+	// ResolveHandoff ends the hand-off as resolved (human → bot).
+	ResolveHandoff(ctx context.Context, in *ResolveHandoffRequest, opts ...grpc.CallOption) (*ResolveHandoffResponse, error)
+	// HandBack returns the conversation to the bot without resolving it
+	// (queued or human → bot).
+	HandBack(ctx context.Context, in *HandBackRequest, opts ...grpc.CallOption) (*HandBackResponse, error)
 }
 
 type chatServiceClient struct {
@@ -34,15 +97,216 @@ func NewChatServiceClient(cc grpc.ClientConnInterface) ChatServiceClient {
 	return &chatServiceClient{cc}
 }
 
+func (c *chatServiceClient) OpenConversation(ctx context.Context, in *OpenConversationRequest, opts ...grpc.CallOption) (*OpenConversationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OpenConversationResponse)
+	err := c.cc.Invoke(ctx, ChatService_OpenConversation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) Post(ctx context.Context, in *PostRequest, opts ...grpc.CallOption) (*PostResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PostResponse)
+	err := c.cc.Invoke(ctx, ChatService_Post_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) Send(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SendResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ChatService_ServiceDesc.Streams[0], ChatService_Send_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SendRequest, SendResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChatService_SendClient = grpc.ServerStreamingClient[SendResponse]
+
+func (c *chatServiceClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ChatService_ServiceDesc.Streams[1], ChatService_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, WatchResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChatService_WatchClient = grpc.ServerStreamingClient[WatchResponse]
+
+func (c *chatServiceClient) Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelResponse)
+	err := c.cc.Invoke(ctx, ChatService_Cancel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) History(ctx context.Context, in *HistoryRequest, opts ...grpc.CallOption) (*HistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HistoryResponse)
+	err := c.cc.Invoke(ctx, ChatService_History_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) Replay(ctx context.Context, in *ReplayRequest, opts ...grpc.CallOption) (*ReplayResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplayResponse)
+	err := c.cc.Invoke(ctx, ChatService_Replay_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) GetConversation(ctx context.Context, in *GetConversationRequest, opts ...grpc.CallOption) (*GetConversationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetConversationResponse)
+	err := c.cc.Invoke(ctx, ChatService_GetConversation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) RequestHandoff(ctx context.Context, in *RequestHandoffRequest, opts ...grpc.CallOption) (*RequestHandoffResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestHandoffResponse)
+	err := c.cc.Invoke(ctx, ChatService_RequestHandoff_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ListHandoffs(ctx context.Context, in *ListHandoffsRequest, opts ...grpc.CallOption) (*ListHandoffsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListHandoffsResponse)
+	err := c.cc.Invoke(ctx, ChatService_ListHandoffs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ClaimHandoff(ctx context.Context, in *ClaimHandoffRequest, opts ...grpc.CallOption) (*ClaimHandoffResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClaimHandoffResponse)
+	err := c.cc.Invoke(ctx, ChatService_ClaimHandoff_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ReplyHandoff(ctx context.Context, in *ReplyHandoffRequest, opts ...grpc.CallOption) (*ReplyHandoffResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplyHandoffResponse)
+	err := c.cc.Invoke(ctx, ChatService_ReplyHandoff_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ResolveHandoff(ctx context.Context, in *ResolveHandoffRequest, opts ...grpc.CallOption) (*ResolveHandoffResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveHandoffResponse)
+	err := c.cc.Invoke(ctx, ChatService_ResolveHandoff_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) HandBack(ctx context.Context, in *HandBackRequest, opts ...grpc.CallOption) (*HandBackResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HandBackResponse)
+	err := c.cc.Invoke(ctx, ChatService_HandBack_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatServiceServer is the server API for ChatService service.
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility.
 //
-// ChatService will own conversations, messages, hand-off and channels.
+// ChatService owns conversations and their messages: it runs each user
+// message through the bot's scripts (botauto) and, when no script took it,
+// an LLM answer (botllm) with the conversation's knowledge bases and tools;
+// it streams the bot's output as frames, keeps history, orders the messages
+// of one conversation across replicas, and hands conversations to humans.
 //
-// It has no RPCs yet on purpose: the domain RPCs arrive with the chat service's
-// issue, and domain APIs are not faked ahead of it.
+// The organisation is always the caller's verified one. Visitors (anonymous
+// users of a public bot) reach only their own conversations with their bot;
+// users and API keys only the conversations they opened, unless they hold
+// chat:attend (attendants) or are services.
 type ChatServiceServer interface {
+	// OpenConversation creates a conversation or resumes one of the caller's.
+	OpenConversation(context.Context, *OpenConversationRequest) (*OpenConversationResponse, error)
+	// Post accepts a message and returns once it is stored in order; the
+	// bot's frames arrive on Watch. A repeated client_id is accepted once.
+	Post(context.Context, *PostRequest) (*PostResponse, error)
+	// Send is Post followed by the frames of that message's turn, ending with
+	// the turn's last frame. Cancelling the call stops the bot generating
+	// (what it produced so far is kept).
+	Send(*SendRequest, grpc.ServerStreamingServer[SendResponse]) error
+	// Watch streams every frame of a conversation: first what the caller
+	// missed after after_message_id (stored messages and the turn in
+	// progress on any replica), then live frames until the call ends.
+	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
+	// Cancel stops the answer being generated for the conversation, if any.
+	Cancel(context.Context, *CancelRequest) (*CancelResponse, error)
+	// History pages through a conversation's messages, oldest first.
+	History(context.Context, *HistoryRequest) (*HistoryResponse, error)
+	// Replay returns the frames of the bot messages stored after a message.
+	Replay(context.Context, *ReplayRequest) (*ReplayResponse, error)
+	// GetConversation describes one conversation and its script state.
+	GetConversation(context.Context, *GetConversationRequest) (*GetConversationResponse, error)
+	// RequestHandoff puts the conversation in an attendant queue (bot →
+	// queued), as TRANSFER TO HUMAN does.
+	RequestHandoff(context.Context, *RequestHandoffRequest) (*RequestHandoffResponse, error)
+	// ListHandoffs lists conversations waiting for or owned by humans
+	// (attendants: chat:attend).
+	ListHandoffs(context.Context, *ListHandoffsRequest) (*ListHandoffsResponse, error)
+	// ClaimHandoff gives a queued conversation to the calling attendant
+	// (queued → human).
+	ClaimHandoff(context.Context, *ClaimHandoffRequest) (*ClaimHandoffResponse, error)
+	// ReplyHandoff sends the owning attendant's message to the user.
+	ReplyHandoff(context.Context, *ReplyHandoffRequest) (*ReplyHandoffResponse, error)
+	// ResolveHandoff ends the hand-off as resolved (human → bot).
+	ResolveHandoff(context.Context, *ResolveHandoffRequest) (*ResolveHandoffResponse, error)
+	// HandBack returns the conversation to the bot without resolving it
+	// (queued or human → bot).
+	HandBack(context.Context, *HandBackRequest) (*HandBackResponse, error)
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -53,6 +317,48 @@ type ChatServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedChatServiceServer struct{}
 
+func (UnimplementedChatServiceServer) OpenConversation(context.Context, *OpenConversationRequest) (*OpenConversationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OpenConversation not implemented")
+}
+func (UnimplementedChatServiceServer) Post(context.Context, *PostRequest) (*PostResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Post not implemented")
+}
+func (UnimplementedChatServiceServer) Send(*SendRequest, grpc.ServerStreamingServer[SendResponse]) error {
+	return status.Error(codes.Unimplemented, "method Send not implemented")
+}
+func (UnimplementedChatServiceServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error {
+	return status.Error(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedChatServiceServer) Cancel(context.Context, *CancelRequest) (*CancelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Cancel not implemented")
+}
+func (UnimplementedChatServiceServer) History(context.Context, *HistoryRequest) (*HistoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method History not implemented")
+}
+func (UnimplementedChatServiceServer) Replay(context.Context, *ReplayRequest) (*ReplayResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Replay not implemented")
+}
+func (UnimplementedChatServiceServer) GetConversation(context.Context, *GetConversationRequest) (*GetConversationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetConversation not implemented")
+}
+func (UnimplementedChatServiceServer) RequestHandoff(context.Context, *RequestHandoffRequest) (*RequestHandoffResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestHandoff not implemented")
+}
+func (UnimplementedChatServiceServer) ListHandoffs(context.Context, *ListHandoffsRequest) (*ListHandoffsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListHandoffs not implemented")
+}
+func (UnimplementedChatServiceServer) ClaimHandoff(context.Context, *ClaimHandoffRequest) (*ClaimHandoffResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClaimHandoff not implemented")
+}
+func (UnimplementedChatServiceServer) ReplyHandoff(context.Context, *ReplyHandoffRequest) (*ReplyHandoffResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplyHandoff not implemented")
+}
+func (UnimplementedChatServiceServer) ResolveHandoff(context.Context, *ResolveHandoffRequest) (*ResolveHandoffResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveHandoff not implemented")
+}
+func (UnimplementedChatServiceServer) HandBack(context.Context, *HandBackRequest) (*HandBackResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method HandBack not implemented")
+}
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
 
@@ -74,13 +380,311 @@ func RegisterChatServiceServer(s grpc.ServiceRegistrar, srv ChatServiceServer) {
 	s.RegisterService(&ChatService_ServiceDesc, srv)
 }
 
+func _ChatService_OpenConversation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OpenConversationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).OpenConversation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_OpenConversation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).OpenConversation(ctx, req.(*OpenConversationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_Post_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PostRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).Post(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_Post_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).Post(ctx, req.(*PostRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_Send_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(SendRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ChatServiceServer).Send(m, &grpc.GenericServerStream[SendRequest, SendResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChatService_SendServer = grpc.ServerStreamingServer[SendResponse]
+
+func _ChatService_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ChatServiceServer).Watch(m, &grpc.GenericServerStream[WatchRequest, WatchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChatService_WatchServer = grpc.ServerStreamingServer[WatchResponse]
+
+func _ChatService_Cancel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).Cancel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_Cancel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).Cancel(ctx, req.(*CancelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_History_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).History(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_History_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).History(ctx, req.(*HistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_Replay_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplayRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).Replay(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_Replay_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).Replay(ctx, req.(*ReplayRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_GetConversation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetConversationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).GetConversation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_GetConversation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).GetConversation(ctx, req.(*GetConversationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_RequestHandoff_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestHandoffRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).RequestHandoff(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_RequestHandoff_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).RequestHandoff(ctx, req.(*RequestHandoffRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ListHandoffs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListHandoffsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ListHandoffs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ListHandoffs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ListHandoffs(ctx, req.(*ListHandoffsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ClaimHandoff_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClaimHandoffRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ClaimHandoff(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ClaimHandoff_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ClaimHandoff(ctx, req.(*ClaimHandoffRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ReplyHandoff_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplyHandoffRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ReplyHandoff(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ReplyHandoff_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ReplyHandoff(ctx, req.(*ReplyHandoffRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ResolveHandoff_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveHandoffRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ResolveHandoff(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ResolveHandoff_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ResolveHandoff(ctx, req.(*ResolveHandoffRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_HandBack_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HandBackRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).HandBack(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_HandBack_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).HandBack(ctx, req.(*HandBackRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatService_ServiceDesc is the grpc.ServiceDesc for ChatService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var ChatService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "bot.chat.v1.ChatService",
 	HandlerType: (*ChatServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
-	Streams:     []grpc.StreamDesc{},
-	Metadata:    "bot/chat/v1/chat.proto",
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "OpenConversation",
+			Handler:    _ChatService_OpenConversation_Handler,
+		},
+		{
+			MethodName: "Post",
+			Handler:    _ChatService_Post_Handler,
+		},
+		{
+			MethodName: "Cancel",
+			Handler:    _ChatService_Cancel_Handler,
+		},
+		{
+			MethodName: "History",
+			Handler:    _ChatService_History_Handler,
+		},
+		{
+			MethodName: "Replay",
+			Handler:    _ChatService_Replay_Handler,
+		},
+		{
+			MethodName: "GetConversation",
+			Handler:    _ChatService_GetConversation_Handler,
+		},
+		{
+			MethodName: "RequestHandoff",
+			Handler:    _ChatService_RequestHandoff_Handler,
+		},
+		{
+			MethodName: "ListHandoffs",
+			Handler:    _ChatService_ListHandoffs_Handler,
+		},
+		{
+			MethodName: "ClaimHandoff",
+			Handler:    _ChatService_ClaimHandoff_Handler,
+		},
+		{
+			MethodName: "ReplyHandoff",
+			Handler:    _ChatService_ReplyHandoff_Handler,
+		},
+		{
+			MethodName: "ResolveHandoff",
+			Handler:    _ChatService_ResolveHandoff_Handler,
+		},
+		{
+			MethodName: "HandBack",
+			Handler:    _ChatService_HandBack_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Send",
+			Handler:       _ChatService_Send_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Watch",
+			Handler:       _ChatService_Watch_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "bot/chat/v1/chat.proto",
 }

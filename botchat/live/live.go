@@ -1,0 +1,126 @@
+// Package live carries a conversation's frames between botchat replicas
+// over core NATS (not JetStream: frames are ephemeral; what must survive is
+// in Postgres). The replica running a turn publishes every frame on the
+// conversation's subject; whoever streams the conversation to a client
+// (Watch, Send) subscribes to it, on any replica. The running replica also
+// answers control requests on the conversation's control subject: a
+// snapshot of the turn in progress (so a client reconnecting mid-stream
+// gets what it missed) and cancel.
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
+	chatv1 "github.com/botserver-go/botserver-go/proto/bot/chat/v1"
+)
+
+// Control requests.
+const (
+	CtlSnapshot = "snapshot"
+	CtlCancel   = "cancel"
+)
+
+// Hub publishes and subscribes frames.
+type Hub struct{ nc *nats.Conn }
+
+// New returns a Hub on nc.
+func New(nc *nats.Conn) *Hub { return &Hub{nc: nc} }
+
+func liveSubject(conv string) string { return "botchat.live." + conv }
+func ctlSubject(conv string) string  { return "botchat.ctl." + conv }
+
+// Publish sends a frame to the conversation's watchers.
+func (h *Hub) Publish(conv string, f *chatv1.Frame) error {
+	b, err := proto.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return h.nc.Publish(liveSubject(conv), b)
+}
+
+// Sub is a subscription to a conversation's frames.
+type Sub struct {
+	sub     *nats.Subscription
+	ch      chan []byte
+	dropped atomic.Bool
+}
+
+// ErrSlow means frames were dropped because the subscriber fell behind.
+var ErrSlow = errors.New("frames were dropped: the client is too slow; reconnect to catch up")
+
+// Subscribe starts receiving the conversation's frames; buffer bounds the
+// frames held for a slow reader: past it frames are dropped and Next says so.
+func (h *Hub) Subscribe(conv string, buffer int) (*Sub, error) {
+	s := &Sub{ch: make(chan []byte, buffer)}
+	sub, err := h.nc.Subscribe(liveSubject(conv), func(m *nats.Msg) {
+		select {
+		case s.ch <- m.Data:
+		default:
+			s.dropped.Store(true)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.sub = sub
+	// The subscription exists on the server once it has seen this flush, so
+	// nothing published after Subscribe returns is missed.
+	if err := h.nc.Flush(); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Next returns the next frame; ctx ending returns its error.
+func (s *Sub) Next(ctx context.Context) (*chatv1.Frame, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case data := <-s.ch:
+		if s.dropped.Load() {
+			return nil, ErrSlow
+		}
+		f := &chatv1.Frame{}
+		if err := proto.Unmarshal(data, f); err != nil {
+			return nil, fmt.Errorf("live frame: %w", err)
+		}
+		return f, nil
+	}
+}
+
+// Close ends the subscription.
+func (s *Sub) Close() { _ = s.sub.Unsubscribe() }
+
+// Serve answers control requests for a conversation until the returned
+// function is called.
+func (h *Hub) Serve(conv string, fn func(req string) []byte) (func(), error) {
+	sub, err := h.nc.Subscribe(ctlSubject(conv), func(m *nats.Msg) { _ = m.Respond(fn(string(m.Data))) })
+	if err != nil {
+		return nil, err
+	}
+	if err := h.nc.Flush(); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	return func() { _ = sub.Unsubscribe() }, nil
+}
+
+// Request asks the replica running the conversation; ok is false when none
+// is (no responder).
+func (h *Hub) Request(ctx context.Context, conv, req string) (resp []byte, ok bool, err error) {
+	m, err := h.nc.RequestWithContext(ctx, ctlSubject(conv), []byte(req))
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return m.Data, true, nil
+}

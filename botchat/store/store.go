@@ -1,0 +1,687 @@
+// Package store keeps botchat's conversations and messages in schema chat.
+// Every business query runs through pg.InOrg (row-level security); the one
+// exception is Stranded, the sweeper's cross-organisation scan.
+//
+// Ordering: a conversation's messages get consecutive seq numbers under the
+// conversation row's lock, and inbound messages wait as pending until a
+// turn has run them. Whoever holds the conversation's lease (a random token
+// with an expiry) runs the pending messages one at a time in seq order;
+// Accept takes the lease when it is free, so the replica that received a
+// message usually runs it, and a crashed holder's lease expires and the
+// sweeper of any replica takes over.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/botserver-go/botserver-go/botstate/events"
+	"github.com/botserver-go/botserver-go/botstate/pg"
+)
+
+// Schema is the Postgres schema botchat owns.
+const Schema = "chat"
+
+// Errors callers map to status codes.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrLeaseLost = errors.New("the conversation's lease was lost")
+	ErrState     = errors.New("the conversation is not in a state that allows this")
+)
+
+// Hand-off states.
+const (
+	StateBot    = "bot"
+	StateQueued = "queued"
+	StateHuman  = "human"
+)
+
+// Roles of message authors; kinds of stored messages.
+const (
+	RoleUser   = "user"
+	RoleBot    = "bot"
+	RoleHuman  = "human"
+	RoleSystem = "system" // the open turn that runs start.bas
+
+	StatusPending = "pending"
+	StatusDone    = "done"
+
+	// TypeOpen is the message_type of the open turn (not on the wire).
+	TypeOpen = 0
+)
+
+// Suggestion is a button under a bot message.
+type Suggestion struct {
+	Text  string `json:"text"`
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
+}
+
+// Switcher is a toggle scripts add with ADD SWITCHER.
+type Switcher struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+}
+
+// Conversation is one row of chat.conversations.
+type Conversation struct {
+	ID, Org, Bot     string
+	UserID, UserKind string
+	Channel          string
+	ChannelAddress   string
+	Handoff          string
+	Queue            string
+	AgentID          string
+	HandoffAt        *time.Time
+	KBs              []string
+	Tools            []string
+	Contexts         map[string]string
+	Switchers        []Switcher
+	Suggestions      []Suggestion
+	ActiveSwitchers  []string
+	ScriptUser       string
+	NextSeq          int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// Message is one row of chat.messages.
+type Message struct {
+	ID             string
+	ConversationID string
+	Seq            int64
+	Position       int64
+	Role           string
+	Type           int
+	Content        string
+	Args           json.RawMessage
+	ClientID       string
+	ReplyTo        string
+	Status         string
+	Tokens         int
+	LatencyMS      int
+	Model          string
+	Suggestions    []Suggestion
+	Switchers      []Switcher
+	Chunks         []int32
+	Cancelled      bool
+	CreatedAt      time.Time
+}
+
+// Store is botchat's data access.
+type Store struct {
+	db  *pgxpool.Pool
+	now func() time.Time
+}
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{db: pool, now: time.Now} }
+
+// DB is the pool (for tests and the outbox).
+func (s *Store) DB() *pgxpool.Pool { return s.db }
+
+const convColumns = `id, org_id, bot, user_id, user_kind, channel, channel_address, handoff_state, handoff_queue,
+	agent_id, handoff_at, kbs, tools, contexts, switchers, suggestions, active_switchers, script_user, next_seq,
+	created_at, updated_at`
+
+func scanConv(row pgx.Row) (*Conversation, error) {
+	c := &Conversation{}
+	err := row.Scan(&c.ID, &c.Org, &c.Bot, &c.UserID, &c.UserKind, &c.Channel, &c.ChannelAddress, &c.Handoff, &c.Queue,
+		&c.AgentID, &c.HandoffAt, &c.KBs, &c.Tools, &c.Contexts, &c.Switchers, &c.Suggestions, &c.ActiveSwitchers,
+		&c.ScriptUser, &c.NextSeq, &c.CreatedAt, &c.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return c, err
+}
+
+const msgColumns = `id, conversation_id, seq, position, role, message_type, content, args, coalesce(client_id, ''),
+	coalesce(reply_to::text, ''), status, tokens, latency_ms, model, suggestions, switchers, chunks, cancelled, created_at`
+
+func scanMsg(row pgx.Row) (*Message, error) {
+	m := &Message{}
+	var args []byte
+	err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.Position, &m.Role, &m.Type, &m.Content, &args, &m.ClientID, &m.ReplyTo,
+		&m.Status, &m.Tokens, &m.LatencyMS, &m.Model, &m.Suggestions, &m.Switchers, &m.Chunks, &m.Cancelled, &m.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if len(args) > 0 {
+		m.Args = args
+	}
+	return m, err
+}
+
+func scanMsgs(rows pgx.Rows) ([]*Message, error) {
+	defer rows.Close()
+	var out []*Message
+	for rows.Next() {
+		m, err := scanMsg(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// Open creates c (its ID, Org, Bot, UserID, UserKind, Channel and
+// ChannelAddress set) unless a conversation with that id exists, and returns
+// the stored row. created is false for an existing one. An id taken in
+// another organisation is ErrNotFound.
+func (s *Store) Open(ctx context.Context, org string, c *Conversation) (out *Conversation, created bool, err error) {
+	err = pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO chat.conversations (id, org_id, bot, user_id, user_kind, channel, channel_address)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+			c.ID, org, c.Bot, c.UserID, c.UserKind, c.Channel, c.ChannelAddress)
+		if err != nil {
+			return err
+		}
+		created = tag.RowsAffected() == 1
+		q := `SELECT ` + convColumns + ` FROM chat.conversations WHERE id = $1`
+		args := []any{c.ID}
+		if !created && c.ChannelAddress != "" {
+			// A channel address (phone number, chat id) names its conversation.
+			q = `SELECT ` + convColumns + ` FROM chat.conversations WHERE id = $1 OR (bot = $2 AND channel = $3 AND channel_address = $4)
+				ORDER BY (id = $1) DESC LIMIT 1`
+			args = append(args, c.Bot, c.Channel, c.ChannelAddress)
+		}
+		out, err = scanConv(tx.QueryRow(ctx, q, args...))
+		return err
+	})
+	return out, created, err
+}
+
+// Get returns one conversation.
+func (s *Store) Get(ctx context.Context, org, id string) (*Conversation, error) {
+	var c *Conversation
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) (err error) {
+		c, err = scanConv(tx.QueryRow(ctx, `SELECT `+convColumns+` FROM chat.conversations WHERE id = $1`, id))
+		return err
+	})
+	return c, err
+}
+
+// Accepted is what Accept did.
+type Accepted struct {
+	ID        string
+	Seq       int64
+	Duplicate bool   // client_id was seen: nothing was stored
+	Status    string // of the stored message
+	Skipped   bool   // an open turn for a conversation that already has messages
+	Conv      *Conversation
+	// Leased is set when the caller now holds the conversation's lease and
+	// must run it, starting with Next (the first pending message).
+	Leased bool
+	Next   *Message
+}
+
+// Accept stores an inbound message as pending, in order, and takes the
+// conversation's lease with token when nobody holds it. check sees the
+// conversation first (access rules); its error is returned as is. m.Type
+// TypeOpen stores the open turn only when the conversation has no message.
+func (s *Store) Accept(ctx context.Context, org, convID string, check func(*Conversation) error, m *Message, token string, ttl time.Duration) (*Accepted, error) {
+	res := &Accepted{}
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+		c, err := scanConv(tx.QueryRow(ctx, `SELECT `+convColumns+` FROM chat.conversations WHERE id = $1 FOR UPDATE`, convID))
+		if err != nil {
+			return err
+		}
+		res.Conv = c
+		if check != nil {
+			if err := check(c); err != nil {
+				return err
+			}
+		}
+		if m.Type == TypeOpen && c.NextSeq > 0 {
+			res.Skipped = true
+			return nil
+		}
+		if m.ClientID != "" {
+			err := tx.QueryRow(ctx, `SELECT id, seq, status FROM chat.messages WHERE conversation_id = $1 AND client_id = $2`,
+				convID, m.ClientID).Scan(&res.ID, &res.Seq, &res.Status)
+			if err == nil {
+				res.Duplicate = true
+				return nil
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		res.ID, res.Status = uuid.Must(uuid.NewV7()).String(), StatusPending
+		err = tx.QueryRow(ctx, `WITH c AS (
+				UPDATE chat.conversations SET next_seq = next_seq + 1, updated_at = now(),
+					lease_token = CASE WHEN lease_token IS NULL OR lease_until < now() THEN $2::uuid ELSE lease_token END,
+					lease_until = CASE WHEN lease_token IS NULL OR lease_until < now() THEN now() + $3::interval ELSE lease_until END
+				WHERE id = $1 RETURNING org_id, next_seq, lease_token)
+			INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, args, client_id, status)
+			SELECT c.org_id, $1, c.next_seq, c.next_seq * 1000, $4, $5, $6, $7, $8, $9, 'pending' FROM c
+			RETURNING seq, (SELECT lease_token = $2::uuid FROM c)`,
+			convID, token, ttl, res.ID, m.Role, m.Type, m.Content, jsonArg(m.Args), nullable(m.ClientID)).Scan(&res.Seq, &res.Leased)
+		if err != nil || !res.Leased {
+			return err
+		}
+		c.NextSeq = res.Seq
+		res.Next, err = firstPending(ctx, tx, convID)
+		return err
+	})
+	return res, err
+}
+
+func firstPending(ctx context.Context, tx pgx.Tx, convID string) (*Message, error) {
+	m, err := scanMsg(tx.QueryRow(ctx, `SELECT `+msgColumns+` FROM chat.messages
+		WHERE conversation_id = $1 AND status = 'pending' ORDER BY seq LIMIT 1`, convID))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return m, err
+}
+
+func jsonArg(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// Next returns the conversation and its first pending message (nil when
+// none), extending the lease. ErrLeaseLost when token no longer holds it.
+func (s *Store) Next(ctx context.Context, org, convID, token string, ttl time.Duration) (*Conversation, *Message, error) {
+	var (
+		c *Conversation
+		m *Message
+	)
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE chat.conversations SET lease_until = now() + $3::interval WHERE id = $1 AND lease_token = $2`, convID, token, ttl)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrLeaseLost
+		}
+		if c, err = scanConv(tx.QueryRow(ctx, `SELECT `+convColumns+` FROM chat.conversations WHERE id = $1`, convID)); err != nil {
+			return err
+		}
+		m, err = firstPending(ctx, tx, convID)
+		return err
+	})
+	return c, m, err
+}
+
+// Renew extends the lease while a long turn runs.
+func (s *Store) Renew(ctx context.Context, org, convID, token string, ttl time.Duration) error {
+	return pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE chat.conversations SET lease_until = now() + $3::interval WHERE id = $1 AND lease_token = $2`, convID, token, ttl)
+		if err == nil && tag.RowsAffected() == 0 {
+			return ErrLeaseLost
+		}
+		return err
+	})
+}
+
+// Release gives the lease up unless a message is pending (then it returns
+// false and the holder goes on). The row lock makes a concurrent Accept
+// either commit first (its message is seen here) or find the lease free.
+func (s *Store) Release(ctx context.Context, org, convID, token string) (bool, error) {
+	released := false
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+		var held bool
+		if err := tx.QueryRow(ctx, `SELECT lease_token IS NOT DISTINCT FROM $2::uuid FROM chat.conversations WHERE id = $1 FOR UPDATE`,
+			convID, token).Scan(&held); err != nil {
+			return err
+		}
+		if !held {
+			return ErrLeaseLost
+		}
+		var pending bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM chat.messages WHERE conversation_id = $1 AND status = 'pending')`, convID).Scan(&pending); err != nil {
+			return err
+		}
+		if pending {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `UPDATE chat.conversations SET lease_token = NULL, lease_until = NULL WHERE id = $1`, convID)
+		released = err == nil
+		return err
+	})
+	return released, err
+}
+
+// Take acquires a free or expired lease (the sweeper).
+func (s *Store) Take(ctx context.Context, org, convID, token string, ttl time.Duration) (bool, error) {
+	ok := false
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE chat.conversations SET lease_token = $2, lease_until = now() + $3::interval
+			WHERE id = $1 AND (lease_token IS NULL OR lease_until < now())`, convID, token, ttl)
+		ok = err == nil && tag.RowsAffected() == 1
+		return err
+	})
+	return ok, err
+}
+
+// Ref names a conversation of an organisation.
+type Ref struct{ Org, ID string }
+
+// Stranded lists conversations with pending messages whose lease is free
+// or expired, across organisations: the sweeper's scan, the one query that
+// does not run in one organisation (it reads ids only).
+func (s *Store) Stranded(ctx context.Context, limit int) ([]Ref, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT c.org_id::text, c.id::text FROM chat.messages m
+		JOIN chat.conversations c ON c.id = m.conversation_id
+		WHERE m.status = 'pending' AND (c.lease_token IS NULL OR c.lease_until < now()) LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Ref, error) {
+		var ref Ref
+		err := r.Scan(&ref.Org, &ref.ID)
+		return ref, err
+	})
+}
+
+// Finish is what one turn leaves behind.
+type Finish struct {
+	Conv       *Conversation // script state to store (KBs, Tools, Contexts, Switchers, Suggestions, ActiveSwitchers, ScriptUser)
+	Inbound    string        // the message the turn ran, marked done
+	InboundSeq int64         // its seq: the answers' positions follow it
+	Outputs    []*Message    // bot messages, in order; seq and id are set here when empty
+	// Transfer, when set, moves a bot conversation to queued on this queue.
+	Transfer *Transfer
+}
+
+// Transfer is a hand-off a script asked for.
+type Transfer struct {
+	Queue, Reason, Actor string
+}
+
+// Continued is what follows a finished turn: the conversation and its next
+// pending message, or Released when none is left (the lease is given up in
+// the same transaction, under the conversation's row lock, so a message
+// accepted meanwhile is either seen here or finds the lease free).
+type Continued struct {
+	Conv     *Conversation
+	Next     *Message
+	Released bool
+}
+
+// FinishTurn stores a turn's outputs and script state and marks its message
+// done, if token still holds the lease, and moves on to the next message.
+func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Duration, f *Finish) (*Continued, error) {
+	c := f.Conv
+	cont := &Continued{}
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+		var next int64
+		var state string
+		err := tx.QueryRow(ctx, `UPDATE chat.conversations SET next_seq = next_seq + $3, lease_until = now() + $4::interval, updated_at = now(),
+				kbs = $5, tools = $6, contexts = $7, switchers = $8, suggestions = $9, active_switchers = $10, script_user = $11
+			WHERE id = $1 AND lease_token = $2 RETURNING next_seq, handoff_state`,
+			c.ID, token, len(f.Outputs), ttl, nonNil(c.KBs), nonNil(c.Tools), nonNilMap(c.Contexts), nonNil(c.Switchers),
+			nonNil(c.Suggestions), nonNil(c.ActiveSwitchers), c.ScriptUser).Scan(&next, &state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrLeaseLost
+		}
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		first := next - int64(len(f.Outputs)) + 1
+		for i, m := range f.Outputs {
+			m.Seq = first + int64(i)
+			if m.ID == "" {
+				m.ID = uuid.Must(uuid.NewV7()).String()
+			}
+			m.ConversationID = c.ID
+			m.Position = f.InboundSeq*1000 + int64(min(i+1, 999))
+			b.Queue(`INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, reply_to, tokens,
+					latency_ms, model, suggestions, switchers, chunks, cancelled)
+				VALUES ($1, $2, $3, $16, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+				org, c.ID, m.Seq, m.ID, m.Role, m.Type, m.Content, nullable(m.ReplyTo), m.Tokens, m.LatencyMS, m.Model,
+				nilIfEmpty(m.Suggestions), nilIfEmpty(m.Switchers), m.Chunks, m.Cancelled, m.Position)
+		}
+		if f.Inbound != "" {
+			b.Queue(`UPDATE chat.messages SET status = 'done' WHERE id = $1`, f.Inbound)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if f.Transfer != nil && state == StateBot {
+			if _, err := s.handoff(ctx, tx, org, c.ID, []string{StateBot}, StateQueued, f.Transfer.Queue, "", f.Transfer.Actor, f.Transfer.Reason, "bot.chat.handoff.requested"); err != nil {
+				return err
+			}
+		}
+		if cont.Next, err = firstPending(ctx, tx, c.ID); err != nil || cont.Next != nil {
+			if err == nil {
+				cont.Conv, err = scanConv(tx.QueryRow(ctx, `SELECT `+convColumns+` FROM chat.conversations WHERE id = $1`, c.ID))
+			}
+			return err
+		}
+		cont.Released = true
+		_, err = tx.Exec(ctx, `UPDATE chat.conversations SET lease_token = NULL, lease_until = NULL WHERE id = $1`, c.ID)
+		return err
+	})
+	return cont, err
+}
+
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func nilIfEmpty[T any](v []T) any {
+	if len(v) == 0 {
+		return nil
+	}
+	return v
+}
+
+// AddMessage stores a complete message outside a turn (an attendant's
+// reply) with the next seq.
+func (s *Store) AddMessage(ctx context.Context, org string, m *Message) error {
+	return pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `UPDATE chat.conversations SET next_seq = next_seq + 1, updated_at = now() WHERE id = $1 RETURNING next_seq`,
+			m.ConversationID).Scan(&m.Seq); errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if m.ID == "" {
+			m.ID = uuid.Must(uuid.NewV7()).String()
+		}
+		m.Status, m.Position = StatusDone, m.Seq*1000
+		return tx.QueryRow(ctx, `INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content)
+			VALUES ($1, $2, $3, $8, $4, $5, $6, $7) RETURNING created_at`,
+			org, m.ConversationID, m.Seq, m.ID, m.Role, m.Type, m.Content, m.Position).Scan(&m.CreatedAt)
+	})
+}
+
+// History returns up to limit messages after position afterPos, in
+// conversation order (open turns are not messages anyone wrote and are
+// left out).
+func (s *Store) History(ctx context.Context, org, convID string, afterPos int64, limit int) ([]*Message, error) {
+	var out []*Message
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND position > $2 AND role <> 'system'
+			ORDER BY position, seq LIMIT $3`, convID, afterPos, limit)
+		if err != nil {
+			return err
+		}
+		out, err = scanMsgs(rows)
+		return err
+	})
+	return out, err
+}
+
+// Recent returns the last n user, bot and human messages before the user
+// message of seq (in conversation order): the LLM's history.
+func (s *Store) Recent(ctx context.Context, org, convID string, beforeSeq int64, n int) ([]*Message, error) {
+	var out []*Message
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT * FROM (SELECT `+msgColumns+` FROM chat.messages
+			WHERE conversation_id = $1 AND position < $2 * 1000 AND role IN ('user', 'bot', 'human') AND message_type IN (1, 2)
+			ORDER BY position DESC, seq DESC LIMIT $3) r ORDER BY position, seq`, convID, beforeSeq, n)
+		if err != nil {
+			return err
+		}
+		out, err = scanMsgs(rows)
+		return err
+	})
+	return out, err
+}
+
+// LastUserMessage returns the newest user text before seq (switcher re-answers).
+func (s *Store) LastUserMessage(ctx context.Context, org, convID string, beforeSeq int64) (*Message, error) {
+	var m *Message
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) (err error) {
+		m, err = scanMsg(tx.QueryRow(ctx, `SELECT `+msgColumns+` FROM chat.messages
+			WHERE conversation_id = $1 AND seq < $2 AND role = 'user' AND message_type = 1 ORDER BY seq DESC LIMIT 1`, convID, beforeSeq))
+		return err
+	})
+	return m, err
+}
+
+// Message returns one message of a conversation.
+func (s *Store) Message(ctx context.Context, org, convID, id string) (*Message, error) {
+	var m *Message
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, ErrNotFound
+	}
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) (err error) {
+		m, err = scanMsg(tx.QueryRow(ctx, `SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND id = $2`, convID, id))
+		return err
+	})
+	return m, err
+}
+
+// Outputs returns the bot and human messages with seq > afterSeq (replay),
+// at most limit.
+func (s *Store) Outputs(ctx context.Context, org, convID string, afterSeq int64, limit int) ([]*Message, error) {
+	var out []*Message
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+msgColumns+` FROM chat.messages
+			WHERE conversation_id = $1 AND seq > $2 AND role IN ('bot', 'human') ORDER BY seq LIMIT $3`, convID, afterSeq, limit)
+		if err != nil {
+			return err
+		}
+		out, err = scanMsgs(rows)
+		return err
+	})
+	return out, err
+}
+
+// Replies returns the stored output of one inbound message's turn.
+func (s *Store) Replies(ctx context.Context, org, convID, inbound string) ([]*Message, error) {
+	var out []*Message
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND reply_to = $2 ORDER BY seq`, convID, inbound)
+		if err != nil {
+			return err
+		}
+		out, err = scanMsgs(rows)
+		return err
+	})
+	return out, err
+}
+
+// Handoff moves a conversation between hand-off states and writes the
+// event in the same transaction. from lists the states it may leave;
+// agent is set when entering human. ErrState when the conversation is in
+// none of from.
+func (s *Store) Handoff(ctx context.Context, org, convID string, from []string, to, queue, agent, actor, reason, subject string) (*Conversation, error) {
+	var c *Conversation
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) (err error) {
+		c, err = s.handoff(ctx, tx, org, convID, from, to, queue, agent, actor, reason, subject)
+		return err
+	})
+	return c, err
+}
+
+func (s *Store) handoff(ctx context.Context, tx pgx.Tx, org, convID string, from []string, to, queue, agent, actor, reason, subject string) (*Conversation, error) {
+	old, err := scanConv(tx.QueryRow(ctx, `SELECT `+convColumns+` FROM chat.conversations WHERE id = $1 FOR UPDATE`, convID))
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	for _, f := range from {
+		ok = ok || old.Handoff == f
+	}
+	if !ok {
+		return old, fmt.Errorf("%w: it is %s", ErrState, old.Handoff)
+	}
+	if queue == "" {
+		queue = old.Queue
+	}
+	if to == StateBot {
+		queue = ""
+	}
+	if to != StateHuman {
+		if to == StateBot {
+			agent = ""
+		} else {
+			agent = old.AgentID
+		}
+	}
+	c, err := scanConv(tx.QueryRow(ctx, `UPDATE chat.conversations SET handoff_state = $2, handoff_queue = $3, agent_id = $4,
+			handoff_at = now(), updated_at = now() WHERE id = $1 RETURNING `+convColumns, convID, to, queue, agent))
+	if err != nil {
+		return nil, err
+	}
+	evAgent := agent
+	if evAgent == "" {
+		evAgent = old.AgentID
+	}
+	_, err = events.Write(ctx, tx, Schema, events.Event{Subject: subject, Payload: handoffEvent(org, c, old.Handoff, to, evAgent, actor, reason, s.now())})
+	return c, err
+}
+
+// ListHandoffs lists conversations in queued or human state, oldest
+// hand-off first.
+func (s *Store) ListHandoffs(ctx context.Context, org, queue, state string, limit int) ([]*Conversation, error) {
+	var out []*Conversation
+	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+convColumns+` FROM chat.conversations WHERE handoff_state <> 'bot'
+			AND ($1 = '' OR handoff_queue = $1) AND ($2 = '' OR handoff_state = $2) ORDER BY handoff_at LIMIT $3`, queue, state, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			c, err := scanConv(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// IsUniqueViolation reports a unique constraint error.
+func IsUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
