@@ -2,7 +2,10 @@ package deploy
 
 import (
 	"context"
+	"encoding/base64"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +18,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/sirupsen/logrus"
+	"sigs.k8s.io/yaml"
 )
 
 const (
@@ -24,11 +28,18 @@ const (
 	healthprobePath = "/usr/local/bin/healthprobe"
 )
 
+// keygen is the one-shot service that writes the secrets every container
+// shares into the secretsVolume, read through CONFIG_FILE.
+const (
+	keygen        = "keygen"
+	secretsVolume = "bot-secrets"
+)
+
 // Backing services compose runs, and who needs them.
 var (
-	coreInfra = []string{"nats", "postgres", "redis"}
+	coreInfra = []string{keygen, "nats", "postgres", "redis"}
 	chatInfra = append(slices.Clone(coreInfra), "minio")
-	allInfra  = []string{"livekit", "mailpit", "minio", "nats", "postgres", "qdrant", "redis"}
+	allInfra  = []string{keygen, "livekit", "mailpit", "minio", "nats", "postgres", "qdrant", "redis"}
 	// Extra backing services of single-service profiles.
 	serviceInfra = map[string][]string{"botdrive": {"minio"}, "botmail": {"mailpit"}, "botvideo": {"livekit"}}
 )
@@ -169,7 +180,7 @@ func TestComposeProfiles(t *testing.T) {
 	cases := map[string][]string{
 		"chat":     append(slices.Clone(chatSet), chatInfra...),
 		"all":      append(slices.Clone(services), allInfra...),
-		"allinone": {allInOne, "livekit", "mailpit", "minio", "nats", "postgres", "redis"},
+		"allinone": {allInOne, keygen, "livekit", "mailpit", "minio", "nats", "postgres", "redis"},
 		"qdrant":   {"qdrant"},
 	}
 	for _, svc := range services {
@@ -204,7 +215,7 @@ func checkComposeProject(t *testing.T, p *types.Project) {
 		if len(s.Profiles) == 0 {
 			t.Errorf("%s: no profile (it would start with every `docker compose up`)", name)
 		}
-		if s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) == 0 {
+		if !oneShot(s) && (s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) == 0) {
 			t.Errorf("%s: no healthcheck", name)
 		}
 		// Dependencies that compose would refuse or wait on forever.
@@ -213,6 +224,12 @@ func checkComposeProject(t *testing.T, p *types.Project) {
 			if !ok {
 				if d.Required {
 					t.Errorf("%s depends on %s, which this profile does not start", name, dep)
+				}
+				continue
+			}
+			if oneShot(ds) {
+				if d.Condition != types.ServiceConditionCompletedSuccessfully {
+					t.Errorf("%s: depends_on one-shot %s with condition %q, want %s", name, dep, d.Condition, types.ServiceConditionCompletedSuccessfully)
 				}
 				continue
 			}
@@ -270,11 +287,12 @@ func checkComposeProject(t *testing.T, p *types.Project) {
 			if d := deref(env["DATA_DIR"]); !writable[d] || !writable["/tmp"] {
 				t.Errorf("DATA_DIR %s and /tmp must be writable (tmpfs or volume) on a read-only root: %v", d, writable)
 			}
-			for _, dep := range []string{"postgres", "nats"} {
+			for _, dep := range []string{"postgres", "nats", keygen} {
 				if _, ok := s.DependsOn[dep]; !ok {
 					t.Errorf("does not wait for %s", dep)
 				}
 			}
+			checkSharedSecrets(t, s)
 			// SERVICE_ADDRS points at compose services' gRPC port.
 			for _, pair := range strings.Split(deref(env["SERVICE_ADDRS"]), ",") {
 				svc, addr, ok := strings.Cut(pair, "=")
@@ -288,6 +306,123 @@ func checkComposeProject(t *testing.T, p *types.Project) {
 	for name, s := range p.DisabledServices {
 		if len(s.Profiles) == 0 {
 			t.Errorf("%s: no profile", name)
+		}
+	}
+}
+
+// oneShot: a service that runs to completion (restart "no"), like keygen.
+func oneShot(s types.ServiceConfig) bool { return s.Restart == types.RestartPolicyNo }
+
+// checkSharedSecrets: a botserver-go container reads the shared secrets from
+// keygen's file, and nothing in its environment shadows them (a variable set
+// in the environment, even empty, wins over CONFIG_FILE).
+func checkSharedSecrets(t *testing.T, s types.ServiceConfig) {
+	t.Helper()
+	file := deref(s.Environment["CONFIG_FILE"])
+	if file == "" {
+		t.Fatal("CONFIG_FILE is not set: the container would not read keygen's shared secrets")
+	}
+	mounted := false
+	for _, v := range s.Volumes {
+		if v.Type == types.VolumeTypeVolume && v.Source == secretsVolume && v.Target == filepath.Dir(file) {
+			mounted = true
+			if !v.ReadOnly {
+				t.Errorf("volume %s is mounted read-write; only keygen writes it", secretsVolume)
+			}
+		}
+	}
+	if !mounted {
+		t.Errorf("CONFIG_FILE %s: volume %s is not mounted at %s", file, secretsVolume, filepath.Dir(file))
+	}
+	for _, key := range keygenSettings(t) {
+		if _, set := s.Environment[key]; set {
+			t.Errorf("%s is in the environment, which hides keygen's value in CONFIG_FILE", key)
+		}
+	}
+}
+
+// keygenSettings are the settings keygen writes: the variables it gets.
+func keygenSettings(t *testing.T) []string {
+	t.Helper()
+	l := loadCompose(t, composeFile, nil, "chat")
+	s, ok := l.project.Services[keygen]
+	if !ok {
+		t.Fatalf("no %s service in the chat profile", keygen)
+	}
+	keys := sortedKeys(s.Environment)
+	if !slices.Contains(keys, "AUTH_SERVICE_KEY") {
+		t.Fatalf("%s does not handle AUTH_SERVICE_KEY: %v", keygen, keys)
+	}
+	return keys
+}
+
+// keygen's script, run with sh: it generates the secrets once, keeps them,
+// takes .env's values instead and refuses a malformed service key.
+func TestComposeKeygen(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	l := loadCompose(t, composeFile, nil, "chat")
+	s := l.project.Services[keygen]
+	if s.Restart != types.RestartPolicyNo || len(s.Command) != 3 || s.Command[0] != "sh" {
+		t.Fatalf("%s: restart %q command %q, want a one-shot sh script", keygen, s.Restart, s.Command)
+	}
+	if len(s.Volumes) != 1 || s.Volumes[0].Source != secretsVolume {
+		t.Fatalf("%s: volumes %+v, want %s only", keygen, s.Volumes, secretsVolume)
+	}
+	dir := t.TempDir()
+	// The script as the container runs it, with its volume moved to dir and
+	// chown (root only) left out.
+	script := strings.ReplaceAll(s.Command[2], s.Volumes[0].Target, dir)
+	script = strings.ReplaceAll(script, "chown 0:65532", ": chown")
+	run := func(env ...string) (string, error) {
+		cmd := exec.Command(sh, s.Command[1], script)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	read := func() map[string]string {
+		data, err := os.ReadFile(filepath.Join(dir, "settings.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]string
+		if err := yaml.UnmarshalStrict(data, &m); err != nil {
+			t.Fatalf("settings.yaml: %v\n%s", err, data)
+		}
+		return m
+	}
+	if out, err := run(); err != nil {
+		t.Fatalf("first run: %v\n%s", err, out)
+	}
+	first := read()
+	if got := sortedKeys(first); !slices.Equal(got, keygenSettings(t)) {
+		t.Errorf("settings.yaml has %v, want %v", got, keygenSettings(t))
+	}
+	seed, err := base64.StdEncoding.DecodeString(first["AUTH_SERVICE_KEY"])
+	if err != nil || len(seed) != 32 {
+		t.Errorf("generated AUTH_SERVICE_KEY %q: %d bytes, %v; want base64 of 32", first["AUTH_SERVICE_KEY"], len(seed), err)
+	}
+	if len(first["DRIVE_URL_SECRET"]) < 32 {
+		t.Errorf("generated DRIVE_URL_SECRET %q is shorter than 32", first["DRIVE_URL_SECRET"])
+	}
+	if out, err := run(); err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	if again := read(); !maps.Equal(again, first) {
+		t.Errorf("a second run changed the secrets: %v -> %v (running containers would disagree)", first, again)
+	}
+	mine := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+	if out, err := run("AUTH_SERVICE_KEY=" + mine); err != nil {
+		t.Fatalf("run with AUTH_SERVICE_KEY: %v\n%s", err, out)
+	}
+	if got := read(); got["AUTH_SERVICE_KEY"] != mine || got["DRIVE_URL_SECRET"] != first["DRIVE_URL_SECRET"] {
+		t.Errorf("with AUTH_SERVICE_KEY=%s from .env: %v", mine, got)
+	}
+	for _, bad := range []string{"AUTH_SERVICE_KEY=short", "AUTH_SERVICE_KEY=" + strings.Repeat("*", 44), "DRIVE_URL_SECRET=too-short"} {
+		if out, err := run(bad); err == nil {
+			t.Errorf("%s accepted:\n%s", bad, out)
 		}
 	}
 }

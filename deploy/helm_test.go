@@ -244,12 +244,21 @@ func TestChartRefusesIncompleteValues(t *testing.T) {
 		args []string
 		want string
 	}{
-		"no database":  {[]string{"--set", "nats.url=nats://nats:4222"}, "postgres.url"},
-		"no nats":      {[]string{"--set", "postgres.url=postgres://db/bots"}, "nats.url"},
-		"no services":  {append([]string{"-f", testValues}, disableAll(workspaceServices(t))...), "no service enabled"},
-		"unknown key":  {[]string{"-f", testValues, "--set", "services.botchat.replica=3"}, "replica"},
-		"unknown name": {[]string{"-f", testValues, "--set", "services.botfoo.enabled=true"}, "botfoo"},
-		"bad url":      {[]string{"-f", testValues, "--set", "postgres.url=mysql://db"}, "postgres"},
+		"no database":    {[]string{"--set", "nats.url=nats://nats:4222"}, "postgres.url"},
+		"no nats":        {[]string{"--set", "postgres.url=postgres://db/bots"}, "nats.url"},
+		"no services":    {append([]string{"-f", testValues}, disableAll(workspaceServices(t))...), "no service enabled"},
+		"unknown key":    {[]string{"-f", testValues, "--set", "services.botchat.replica=3"}, "replica"},
+		"unknown name":   {[]string{"-f", testValues, "--set", "services.botfoo.enabled=true"}, "botfoo"},
+		"bad url":        {[]string{"-f", testValues, "--set", "postgres.url=mysql://db"}, "postgres"},
+		"no service key": {[]string{"-f", testValues, "--set", "auth.serviceKey="}, "auth.serviceKey"},
+		"one service, two pods, no service key": {append([]string{"-f", testValues, "--set", "auth.serviceKey=",
+			"--set", "services.botchat.enabled=true"}, disableAll(slices.DeleteFunc(workspaceServices(t), func(s string) bool { return s == "botchat" }))...), "auth.serviceKey"},
+		"bad service key":        {[]string{"-f", testValues, "--set", "auth.serviceKey=not-a-key"}, "serviceKey"},
+		"no drive secret":        {[]string{"-f", testValues, "--set", "drive.urlSecret="}, "drive.urlSecret"},
+		"short drive secret":     {[]string{"-f", testValues, "--set", "drive.urlSecret=short"}, "urlSecret"},
+		"admin without password": {[]string{"-f", testValues, "--set", "auth.bootstrapAdmin.email=a@example.com"}, "auth.bootstrapAdmin.password"},
+		"password without admin": {[]string{"-f", testValues, "--set", "auth.bootstrapAdmin.password=0123456789abcdef"}, "auth.bootstrapAdmin.email"},
+		"unknown provider":       {[]string{"-f", testValues, "--set", "llm.provider=gemini"}, "provider"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -259,6 +268,34 @@ func TestChartRefusesIncompleteValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// One pod of one service needs no shared service key or URL secret.
+func TestChartSinglePodNeedsNoSharedKeys(t *testing.T) {
+	t.Parallel()
+	args := []string{"--set", "postgres.url=postgres://db/bots", "--set", "nats.url=nats://nats:4222",
+		"--set", "services.botdrive.hpa.enabled=false", "--set", "services.botdrive.replicas=1"}
+	others := slices.DeleteFunc(workspaceServices(t), func(s string) bool { return s == "botdrive" })
+	r := render(t, append(args, disableAll(others)...)...)
+	env := r.deployments[release+"-botdrive"].Spec.Template.Spec.Containers[0].Env
+	for _, key := range []string{"AUTH_SERVICE_KEY", "DRIVE_URL_SECRET"} {
+		e := findEnv(env, key)
+		if e == nil || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+			t.Fatalf("botdrive: %s is not read from the Secret", key)
+		}
+		if o := e.ValueFrom.SecretKeyRef.Optional; o == nil || !*o {
+			t.Errorf("botdrive alone in one pod: %s should be optional", key)
+		}
+	}
+}
+
+func findEnv(env []corev1.EnvVar, name string) *corev1.EnvVar {
+	for i := range env {
+		if env[i].Name == name {
+			return &env[i]
+		}
+	}
+	return nil
 }
 
 func disableAll(services []string) []string {
@@ -286,7 +323,7 @@ func checkChart(t *testing.T, r *rendered, want chartExpect) {
 		if s == nil {
 			t.Fatalf("no Secret %s", secretName)
 		}
-		for _, key := range []string{"DATABASE_URL", "NATS_URL"} {
+		for _, key := range []string{"DATABASE_URL", "NATS_URL", "AUTH_SERVICE_KEY"} {
 			if s.StringData[key] == "" {
 				t.Errorf("Secret %s has no %s", secretName, key)
 			}
@@ -339,6 +376,19 @@ func checkChart(t *testing.T, r *rendered, want chartExpect) {
 			}
 			checkPod(t, r, svc, &d.Spec.Template.Spec, secretName, dataDir, false)
 			c := d.Spec.Template.Spec.Containers[0]
+			// Several pods: each must get the shared key or not start at all.
+			required := []string{"DATABASE_URL", "AUTH_SERVICE_KEY"}
+			if svc == "botdrive" {
+				required = append(required, "DRIVE_URL_SECRET")
+			}
+			for _, key := range required {
+				e := findEnv(c.Env, key)
+				if e == nil || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil || e.ValueFrom.SecretKeyRef.Key != key {
+					t.Errorf("%s: %s is not read from the Secret", svc, key)
+				} else if o := e.ValueFrom.SecretKeyRef.Optional; o != nil && *o {
+					t.Errorf("%s: %s is optional: without it the pod would start and be refused by the others", svc, key)
+				}
+			}
 			if len(c.Args) > 0 && c.Args[0] != "serve" {
 				t.Errorf("%s: args %v, want serve", svc, c.Args)
 			}

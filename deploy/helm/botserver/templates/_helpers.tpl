@@ -107,12 +107,12 @@ Non-secret settings shared by every service (ConfigMap data), as YAML.
 {{- $v := .Values -}}
 {{- $data := dict "GRPC_ADDR" ":9090" "OPS_ADDR" ":9091" "DATA_DIR" "/data" "SERVICE_ADDRS" (include "botserver.serviceAddrs" .) -}}
 {{- $backing := dict
+  "BOOTSTRAP_ADMIN_EMAIL" $v.auth.bootstrapAdmin.email
   "S3_ENDPOINT" $v.s3.endpoint "S3_REGION" $v.s3.region "S3_BUCKET" $v.s3.bucket "S3_FORCE_PATH_STYLE" $v.s3.forcePathStyle
+  "S3_PREFIX" $v.s3.prefix
   "QDRANT_URL" $v.qdrant.url
-  "LLM_URL" $v.llm.url "LLM_MODEL" $v.llm.model "EMBEDDING_URL" $v.llm.embeddingUrl
-  "LIVEKIT_URL" $v.livekit.url
-  "SMTP_HOST" $v.smtp.host "SMTP_PORT" $v.smtp.port "SMTP_USERNAME" $v.smtp.username "SMTP_FROM" $v.smtp.from
-  "IMAP_HOST" $v.imap.host "IMAP_PORT" $v.imap.port "IMAP_USERNAME" $v.imap.username -}}
+  "LLM_URL" $v.llm.url "LLM_MODEL" $v.llm.model "LLM_PROVIDER" $v.llm.provider "LLM_TIMEOUT" $v.llm.timeout
+  "EMBEDDING_URL" $v.embedding.url "EMBEDDING_MODEL" $v.embedding.model "EMBEDDING_DIMENSIONS" $v.embedding.dimensions -}}
 {{- range $k, $val := merge (deepCopy $v.config) $backing -}}
 {{- if and (ne (toString $val) "") (not (hasKey $data $k)) -}}
 {{- $_ := set $data $k (toString $val) -}}
@@ -128,10 +128,10 @@ Secret settings (the chart's Secret data, before base64), as YAML.
 {{- $v := .Values -}}
 {{- $all := dict
   "DATABASE_URL" $v.postgres.url "NATS_URL" $v.nats.url "REDIS_URL" $v.redis.url
+  "AUTH_SERVICE_KEY" $v.auth.serviceKey "BOOTSTRAP_ADMIN_PASSWORD" $v.auth.bootstrapAdmin.password
+  "DRIVE_URL_SECRET" $v.drive.urlSecret
   "S3_ACCESS_KEY_ID" $v.s3.accessKeyId "S3_SECRET_ACCESS_KEY" $v.s3.secretAccessKey
-  "QDRANT_API_KEY" $v.qdrant.apiKey "LLM_KEY" $v.llm.key
-  "LIVEKIT_API_KEY" $v.livekit.apiKey "LIVEKIT_API_SECRET" $v.livekit.apiSecret
-  "SMTP_PASSWORD" $v.smtp.password "IMAP_PASSWORD" $v.imap.password -}}
+  "QDRANT_API_KEY" $v.qdrant.apiKey "LLM_KEY" $v.llm.key "EMBEDDING_KEY" $v.embedding.key -}}
 {{- $data := dict -}}
 {{- range $k, $val := $all -}}
 {{- if ne (toString $val) "" -}}
@@ -142,16 +142,65 @@ Secret settings (the chart's Secret data, before base64), as YAML.
 {{- end -}}
 
 {{/*
-Fails the render when the pods could not start: no database or NATS.
+The most pods one service may run: the HPA's maximum, else replicas.
+*/}}
+{{- define "botserver.maxPods" -}}
+{{- ternary (int .hpa.maxReplicas) (int .replicas) .hpa.enabled -}}
+{{- end -}}
+
+{{/*
+"true" when the enabled services run in more than one pod in all: they then
+call each other across pods and must share AUTH_SERVICE_KEY.
+*/}}
+{{- define "botserver.split" -}}
+{{- $names := include "botserver.enabled" . | fromYamlArray -}}
+{{- $pods := 0 -}}
+{{- range $names -}}
+{{- $svc := include "botserver.service" (list $ .) | fromYaml -}}
+{{- $pods = add $pods (int (include "botserver.maxPods" $svc)) -}}
+{{- end -}}
+{{- if or (gt (len $names) 1) (gt (int $pods) 1) }}true{{ end -}}
+{{- end -}}
+
+{{/*
+"true" when botdrive is enabled and may run more than one pod: its replicas
+must then share DRIVE_URL_SECRET, or a presigned URL made by one fails on
+another.
+*/}}
+{{- define "botserver.driveReplicated" -}}
+{{- if has "botdrive" (include "botserver.enabled" . | fromYamlArray) -}}
+{{- $svc := include "botserver.service" (list $ "botdrive") | fromYaml -}}
+{{- if gt (int (include "botserver.maxPods" $svc)) 1 }}true{{ end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Fails the render when the pods could not start or could not work together:
+no database or NATS, no shared service key, half a bootstrap admin. With
+existingSecret the chart cannot see the values: the pods then refuse to
+start when a required key is missing from that Secret.
 */}}
 {{- define "botserver.validate" -}}
-{{- if not .Values.existingSecret -}}
-{{- if not .Values.postgres.url -}}
+{{- $v := .Values -}}
+{{- if not $v.existingSecret -}}
+{{- if not $v.postgres.url -}}
 {{- fail "botserver: set postgres.url (DATABASE_URL) or existingSecret (a Secret with a DATABASE_URL key)" -}}
 {{- end -}}
-{{- if not .Values.nats.url -}}
+{{- if not $v.nats.url -}}
 {{- fail "botserver: set nats.url (NATS_URL, a NATS server with JetStream) or existingSecret (a Secret with a NATS_URL key)" -}}
 {{- end -}}
+{{- if and (include "botserver.split" .) (not $v.auth.serviceKey) -}}
+{{- fail "botserver: set auth.serviceKey (AUTH_SERVICE_KEY: `head -c32 /dev/urandom | base64`) or existingSecret (a Secret with an AUTH_SERVICE_KEY key): services in different pods refuse each other's calls unless they share it" -}}
+{{- end -}}
+{{- if and (include "botserver.driveReplicated" .) (not $v.drive.urlSecret) -}}
+{{- fail "botserver: set drive.urlSecret (DRIVE_URL_SECRET, 32+ characters: `head -c32 /dev/urandom | base64`) or existingSecret (a Secret with a DRIVE_URL_SECRET key): botdrive's replicas must share it, or set services.botdrive.hpa.enabled=false and replicas=1" -}}
+{{- end -}}
+{{- if and $v.auth.bootstrapAdmin.password (not $v.auth.bootstrapAdmin.email) -}}
+{{- fail "botserver: auth.bootstrapAdmin.password is set without auth.bootstrapAdmin.email: set both or neither" -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.auth.bootstrapAdmin.email (not $v.existingSecret) (not $v.auth.bootstrapAdmin.password) -}}
+{{- fail "botserver: auth.bootstrapAdmin.email is set without auth.bootstrapAdmin.password (BOOTSTRAP_ADMIN_PASSWORD, or that key in existingSecret): set both or neither" -}}
 {{- end -}}
 {{- if eq (len (include "botserver.enabled" . | fromYamlArray)) 0 -}}
 {{- fail "botserver: no service enabled (services.<name>.enabled)" -}}
@@ -168,13 +217,21 @@ Call with (list $ "<name>" $svc).
 {{- $name := index . 1 -}}
 {{- $svc := index . 2 -}}
 {{- $secret := include "botserver.secretName" $root -}}
-{{- range (concat (list "DATABASE_URL" "NATS_URL" "REDIS_URL") ($svc.secretEnv | default list) | uniq) }}
+{{- /* Keys the pods cannot work without: a missing one keeps the pod from starting. */ -}}
+{{- $required := list "DATABASE_URL" -}}
+{{- if include "botserver.split" $root -}}
+{{- $required = append $required "AUTH_SERVICE_KEY" -}}
+{{- end -}}
+{{- if and (eq $name "botdrive") (include "botserver.driveReplicated" $root) -}}
+{{- $required = append $required "DRIVE_URL_SECRET" -}}
+{{- end -}}
+{{- range (concat (list "DATABASE_URL" "NATS_URL" "REDIS_URL" "AUTH_SERVICE_KEY") ($svc.secretEnv | default list) | uniq) }}
 - name: {{ . }}
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
       key: {{ . }}
-      optional: {{ ne . "DATABASE_URL" }}
+      optional: {{ not (has . $required) }}
 {{- end }}
 {{- if $svc.publicHTTP }}
 - name: PUBLIC_ADDR
