@@ -277,21 +277,52 @@ func (s *server) bootstrap(ctx context.Context) error {
 		return nil
 	}
 	email, _ := normEmail(s.set.BootstrapEmail)
-	hash, err := s.argon.Hash(s.set.BootstrapPasswd)
+	created, err := s.createAdmin(ctx, email, s.set.BootstrapPasswd, "Administrator", true)
+	switch {
+	case err != nil:
+		return errors.New("bootstrap admin: " + err.Error())
+	case created:
+		s.log.Info("bootstrap: created the first admin, owner of the default organisation", "email", email)
+	default:
+		s.log.Info("bootstrap: users exist already; BOOTSTRAP_ADMIN_* ignored")
+	}
+	return nil
+}
+
+// errUserExists: the bootstrap command never touches an existing account.
+var errUserExists = errors.New("a user with this email exists")
+
+// createAdmin creates a user who owns the default organisation. With
+// onlyFirst it does nothing once any user exists (the BOOTSTRAP_ADMIN_*
+// flow); otherwise it refuses an email that exists (errUserExists).
+func (s *server) createAdmin(ctx context.Context, email, password, name string, onlyFirst bool) (bool, error) {
+	hash, err := s.argon.Hash(password)
 	if err != nil {
-		return err
+		return false, err
 	}
 	created := false
 	err = pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKeys+1); err != nil {
 			return err
 		}
-		var any bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM auth.users)`).Scan(&any); err != nil || any {
+		var exists bool
+		var err error
+		if onlyFirst {
+			err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM auth.users)`).Scan(&exists)
+		} else {
+			err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM auth.users WHERE lower(email) = $1)`, email).Scan(&exists)
+		}
+		if err != nil {
 			return err
 		}
+		if exists && onlyFirst {
+			return nil
+		}
+		if exists {
+			return errUserExists
+		}
 		uid := uuid.NewString()
-		if _, err := tx.Exec(ctx, `INSERT INTO auth.users (id, email, display_name, password_hash) VALUES ($1, $2, 'Administrator', $3)`, uid, email, hash); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO auth.users (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4)`, uid, email, name, hash); err != nil {
 			return err
 		}
 		if err := asTenant(ctx, tx, authz.DefaultOrgID); err != nil {
@@ -304,13 +335,5 @@ func (s *server) bootstrap(ctx context.Context) error {
 		return s.event(ctx, tx, "bot.auth.user.created", &authv1.UserEvent{UserId: uid, OrgId: authz.DefaultOrgID, Email: email,
 			Actor: "bootstrap", At: timestamppb.New(s.now())})
 	})
-	if err != nil {
-		return errors.New("bootstrap admin: " + err.Error())
-	}
-	if created {
-		s.log.Info("bootstrap: created the first admin, owner of the default organisation", "email", email)
-	} else {
-		s.log.Info("bootstrap: users exist already; BOOTSTRAP_ADMIN_* ignored")
-	}
-	return nil
+	return created, err
 }

@@ -55,6 +55,10 @@ var Policy = authz.Policy{
 	m("UpdateBot"): {Permission: "bots:write", Kinds: people},
 	m("DeleteBot"): {Permission: "bots:write", Kinds: people},
 	m("EnsureBot"): {Kinds: services},
+
+	m("GetOidcProvider"):    {Permission: "org:admin", Kinds: people},
+	m("SetOidcProvider"):    {Permission: "org:admin", Kinds: []authz.Kind{authz.KindUser}},
+	m("DeleteOidcProvider"): {Permission: "org:admin", Kinds: people},
 }
 
 // builtinRoles are created in every organisation. Owners hold everything;

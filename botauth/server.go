@@ -35,14 +35,18 @@ type server struct {
 	verifier *authz.Verifier
 	now      func() time.Time
 	dummy    string // hash verified for unknown emails, so they cost the same time
+	oidc     *oidcClients
 }
 
 func newServer(env *app.Env, s *Settings) *server {
 	srv := &server{
 		db: env.DB, log: env.Log, set: s, issuer: env.AuthSettings.Issuer,
-		argon:    Argon2{MemoryKiB: s.ArgonMemoryKiB, Time: s.ArgonTime, Threads: s.ArgonThreads},
-		verifier: env.Auth.Verifier(),
-		now:      time.Now,
+		argon: Argon2{MemoryKiB: s.ArgonMemoryKiB, Time: s.ArgonTime, Threads: s.ArgonThreads},
+		now:   time.Now,
+		oidc:  newOIDCClients(),
+	}
+	if env.Auth != nil { // nil in command-line tools (bootstrap)
+		srv.verifier = env.Auth.Verifier()
 	}
 	srv.keys = &keyStore{pool: env.DB, rotation: s.KeyRotation, delay: s.KeyDelay, accessTTL: s.AccessTTL, now: func() time.Time { return srv.now() }}
 	srv.dummy, _ = srv.argon.Hash("no user has this password; it only costs time")

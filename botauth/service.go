@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -44,6 +45,16 @@ type Settings struct {
 	LockoutMax      time.Duration `env:"AUTH_LOCKOUT_MAX" envDefault:"1h" desc:"Longest lock duration."`
 	BootstrapEmail  string        `env:"BOOTSTRAP_ADMIN_EMAIL" desc:"First start only (no user exists yet): create this user as owner of the default organisation."`
 	BootstrapPasswd string        `env:"BOOTSTRAP_ADMIN_PASSWORD" desc:"Password of BOOTSTRAP_ADMIN_EMAIL (ignored once a user exists). Secret."`
+
+	OIDCIssuer       string        `env:"OIDC_ISSUER" desc:"Platform-wide OpenID provider (issuer URL, exactly as in its discovery document). Unset: only organisations' own providers."`
+	OIDCClientID     string        `env:"OIDC_CLIENT_ID" desc:"Client id registered at OIDC_ISSUER."`
+	OIDCClientSecret string        `env:"OIDC_CLIENT_SECRET" desc:"Client secret at OIDC_ISSUER (empty: public client, PKCE only). Secret."`
+	OIDCRedirectURL  string        `env:"OIDC_REDIRECT_URL" desc:"Where providers send the browser back: the gateway's <public URL>/api/v1/auth/oidc/callback (register it at the provider). Default of organisations' providers too."`
+	OIDCScopes       []string      `env:"OIDC_SCOPES" envDefault:"openid,email,profile" desc:"Scopes asked of OIDC_ISSUER (comma-separated, must include openid)."`
+	OIDCAllowSignup  bool          `env:"OIDC_ALLOW_SIGNUP" envDefault:"false" desc:"Platform provider: a verified email unknown to the platform becomes a member of the default organisation with OIDC_SIGNUP_ROLE. Off: only existing users (linked by verified email) log in."`
+	OIDCSignupRole   string        `env:"OIDC_SIGNUP_ROLE" envDefault:"viewer" desc:"Role of users created by a platform-provider login."`
+	OIDCStateTTL     time.Duration `env:"OIDC_STATE_TTL" envDefault:"10m" desc:"How long a started OIDC login (state, nonce, PKCE verifier) may be finished; each works once."`
+	OIDCAllowHTTP    bool          `env:"OIDC_ALLOW_HTTP_ISSUERS" envDefault:"false" desc:"Let organisations configure http:// (not https) issuers and redirect URLs on any host; development and tests only (loopback is always allowed)."`
 }
 
 // Validate implements config.Validator.
@@ -72,6 +83,28 @@ func (s *Settings) Validate() error {
 			errs = append(errs, fmt.Errorf("BOOTSTRAP_ADMIN_PASSWORD: %w", err))
 		}
 	}
+	if s.OIDCStateTTL < time.Minute || s.OIDCStateTTL > time.Hour {
+		errs = append(errs, errors.New("OIDC_STATE_TTL must be between 1m and 1h"))
+	}
+	if !slugRE.MatchString(s.OIDCSignupRole) {
+		errs = append(errs, errors.New("OIDC_SIGNUP_ROLE must be a role name"))
+	}
+	if s.OIDCRedirectURL != "" {
+		if err := checkURL("OIDC_REDIRECT_URL", s.OIDCRedirectURL, true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.OIDCIssuer != "" {
+		if err := checkURL("OIDC_ISSUER", s.OIDCIssuer, true); err != nil {
+			errs = append(errs, err)
+		}
+		if s.OIDCClientID == "" || s.OIDCRedirectURL == "" {
+			errs = append(errs, errors.New("OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_REDIRECT_URL"))
+		}
+		if _, err := checkScopes(s.OIDCScopes); err != nil {
+			errs = append(errs, fmt.Errorf("OIDC_SCOPES: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -93,6 +126,7 @@ func Service() *app.Service {
 		Schemas:  []pg.Schema{Schema()},
 		Settings: settings,
 		Policy:   Policy,
+		Commands: map[string]app.Command{"bootstrap": bootstrapCommand(settings, os.Stdin, os.Stdout)},
 		Setup: func(ctx context.Context, env *app.Env) error {
 			srv := newServer(env, settings)
 			if err := srv.keys.rotate(ctx); err != nil {

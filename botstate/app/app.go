@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -58,7 +59,15 @@ type Service struct {
 	// Setup registers gRPC handlers on env.GRPC and adds the service's
 	// background units with env.AddUnit. It must not block.
 	Setup func(ctx context.Context, env *Env) error
+	// Commands are extra command-line commands ("<binary> <name> args...",
+	// e.g. botauth's bootstrap). They run after settings are loaded and
+	// schemas migrated, with an Env that has Service, Base, Log, DB and
+	// AuthSettings only (no servers, bus, cache or clients).
+	Commands map[string]Command
 }
+
+// Command is a service's command-line command; args follow its name.
+type Command func(ctx context.Context, env *Env, args []string) error
 
 // Short is the name without the "bot" prefix: "chat" for "botchat". It names
 // the service's event stream and subjects (bot.<short>.>).
@@ -128,17 +137,22 @@ func Main(opts Options, services ...*Service) {
 }
 
 // Run is Main without the exit. Commands: serve (the default), migrate
-// (migrate the schemas and exit) and settings (print the settings table).
+// (migrate the schemas and exit), settings (print the settings table), and
+// the services' own Commands.
 func Run(ctx context.Context, args []string, opts Options, services ...*Service) error {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd = args[0]
 	}
-	if len(args) > 1 {
-		return fmt.Errorf("unexpected arguments after %s: %q", cmd, args[1:])
-	}
 	if len(services) == 0 {
 		return errors.New("no services to run")
+	}
+	owner, custom, err := findCommand(cmd, services)
+	if err != nil {
+		return err
+	}
+	if len(args) > 1 && custom == nil {
+		return fmt.Errorf("unexpected arguments after %s: %q", cmd, args[1:])
 	}
 	base := &config.Base{}
 	auth := &authz.Settings{}
@@ -154,7 +168,9 @@ func Run(ctx context.Context, args []string, opts Options, services ...*Service)
 		fmt.Print(SettingsTable(services...))
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q: use serve (the default), migrate or settings", cmd)
+		if custom == nil {
+			return fmt.Errorf("unknown command %q: use serve (the default), migrate, settings%s", cmd, commandList(services))
+		}
 	}
 	environ := opts.Environ
 	if environ == nil {
@@ -174,9 +190,64 @@ func Run(ctx context.Context, args []string, opts Options, services ...*Service)
 	if cmd == "migrate" {
 		return nil
 	}
+	if custom != nil {
+		return runCommand(ctx, log, base, auth, owner, custom, args[1:])
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return serve(ctx, log, base, auth, opts, services)
+}
+
+var builtinCommands = []string{"serve", "migrate", "settings"}
+
+// findCommand returns the service that defines cmd and its Command (nil
+// for the built-in commands and unknown names).
+func findCommand(cmd string, services []*Service) (*Service, Command, error) {
+	var owner *Service
+	var found Command
+	for _, s := range services {
+		for name, c := range s.Commands {
+			if slices.Contains(builtinCommands, name) || c == nil {
+				return nil, nil, fmt.Errorf("%s: command %q is built in or has no function", s.Name, name)
+			}
+			if name != cmd {
+				continue
+			}
+			if owner != nil {
+				return nil, nil, fmt.Errorf("command %q is defined by both %s and %s", cmd, owner.Name, s.Name)
+			}
+			owner, found = s, c
+		}
+	}
+	return owner, found, nil
+}
+
+func commandList(services []*Service) string {
+	var names []string
+	for _, s := range services {
+		for name := range s.Commands {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	if len(names) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(names, ", ")
+}
+
+// runCommand runs a service's command with a pool on its schemas.
+func runCommand(ctx context.Context, log *slog.Logger, base *config.Base, auth *authz.Settings, s *Service, c Command, args []string) error {
+	env := &Env{Service: s, Base: base, Log: log.With("service", s.Name), AuthSettings: auth}
+	if len(s.Schemas) > 0 {
+		pool, err := pg.Open(ctx, base.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		env.DB = pool
+	}
+	return c(ctx, env, args)
 }
 
 // SettingsTable documents the settings of the given services as Markdown:

@@ -1,4 +1,4 @@
-// Command botauth runs the botauth service alone: botauth [serve|migrate|settings].
+// Command botauth runs the botauth service alone: botauth [serve|migrate|settings|bootstrap --email .. --password ..].
 package main
 
 import (

@@ -8,6 +8,9 @@
 //	POST   /api/v1/auth/token               {"api_key"}                      → access token
 //	GET    /api/v1/auth/me
 //	POST   /api/v1/auth/invitations/accept  {"token","password","display_name"?} → tokens + user
+//	GET    /api/v1/auth/oidc/start?org=<slug>   → 302 to the OpenID provider (sets the state cookie)
+//	GET    /api/v1/auth/oidc/callback?state=&code= → tokens + user (same as login)
+//	GET|PUT|DELETE /api/v1/org/oidc         the org's own provider {"issuer","client_id","client_secret"?,...}
 //	GET    /.well-known/jwks.json
 //	POST   /api/v1/sessions                 {"bot","org"?}                   → {"session_id","token",...}
 //	POST   /api/v1/orgs                     {"slug","name"}   GET|PATCH /api/v1/org {"name"}
@@ -22,6 +25,7 @@ package auth
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -123,6 +127,7 @@ func Register(gw *gateway.Gateway, cc grpc.ClientConnInterface) {
 		resp, err := c.AcceptInvitation(ctx, &authv1.AcceptInvitationRequest{Token: in.Token, Password: in.Password, DisplayName: in.DisplayName})
 		return tokens(resp.GetTokens(), resp.GetUser()), 200, err
 	})
+	registerOIDC(gw, c, h, body)
 	gw.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		resp, err := c.GetJwks(r.Context(), &authv1.GetJwksRequest{})
 		if err != nil {
@@ -308,6 +313,75 @@ func Register(gw *gateway.Gateway, cc grpc.ClientConnInterface) {
 		_, err = c.DeleteBot(ctx, &authv1.DeleteBotRequest{BotId: id})
 		return nil, http.StatusNoContent, err
 	})
+}
+
+// stateCookie binds an OIDC login to the browser that started it, so a
+// callback URL carrying someone else's code and state (login CSRF) fails.
+const stateCookie = "bot_oidc_state"
+
+type handler = func(pattern string, fn func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error))
+
+func registerOIDC(gw *gateway.Gateway, c authv1.AuthServiceClient, h handler, body func(http.ResponseWriter, *http.Request, any) bool) {
+	gw.HandleFunc("GET /api/v1/auth/oidc/start", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := c.StartOidc(forward(r), &authv1.StartOidcRequest{Org: r.URL.Query().Get("org")})
+		if err != nil {
+			writeStatus(w, err)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: resp.GetState(), Path: "/api/v1/auth/oidc/", MaxAge: 3600,
+			HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, resp.GetAuthUrl(), http.StatusFound)
+	})
+	h("GET /api/v1/auth/oidc/callback", func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error) {
+		q := r.URL.Query()
+		w.Header().Set("Cache-Control", "no-store")
+		if e := q.Get("error"); e != "" {
+			return nil, 0, status.Errorf(codes.Unauthenticated, "the OpenID provider refused the login: %.100s %.300s", e, q.Get("error_description"))
+		}
+		ck, err := r.Cookie(stateCookie)
+		if err != nil || q.Get("state") == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(q.Get("state"))) != 1 {
+			return nil, 0, status.Error(codes.InvalidArgument, "this login was not started by this browser (state cookie missing or different): start again at /api/v1/auth/oidc/start")
+		}
+		http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/api/v1/auth/oidc/", MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
+		resp, err := c.FinishOidc(ctx, &authv1.FinishOidcRequest{State: q.Get("state"), Code: q.Get("code")})
+		if err != nil {
+			return nil, 0, err
+		}
+		out := tokens(resp.GetTokens(), resp.GetUser())
+		return map[string]any{"access_token": out.AccessToken, "token_type": out.TokenType, "expires_in": out.ExpiresIn,
+			"refresh_token": out.RefreshToken, "org_id": out.OrgID, "user": out.User,
+			"linked": resp.GetLinked(), "user_created": resp.GetUserCreated()}, 200, nil
+	})
+	h("GET /api/v1/org/oidc", func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error) {
+		resp, err := c.GetOidcProvider(ctx, &authv1.GetOidcProviderRequest{})
+		return resp.GetProvider(), 200, err
+	})
+	h("PUT /api/v1/org/oidc", func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error) {
+		var in struct {
+			Issuer       string   `json:"issuer"`
+			ClientID     string   `json:"client_id"`
+			ClientSecret *string  `json:"client_secret"`
+			RedirectURL  string   `json:"redirect_url"`
+			Scopes       []string `json:"scopes"`
+			AllowSignup  bool     `json:"allow_signup"`
+			SignupRole   string   `json:"signup_role"`
+		}
+		if !body(w, r, &in) {
+			return nil, 0, nil
+		}
+		resp, err := c.SetOidcProvider(ctx, &authv1.SetOidcProviderRequest{Issuer: in.Issuer, ClientId: in.ClientID, ClientSecret: in.ClientSecret,
+			RedirectUrl: in.RedirectURL, Scopes: in.Scopes, AllowSignup: in.AllowSignup, SignupRole: in.SignupRole})
+		return resp.GetProvider(), 200, err
+	})
+	h("DELETE /api/v1/org/oidc", func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error) {
+		_, err := c.DeleteOidcProvider(ctx, &authv1.DeleteOidcProviderRequest{})
+		return nil, http.StatusNoContent, err
+	})
+}
+
+func secure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 var pj = protojson.MarshalOptions{UseProtoNames: true}
