@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	authapi "github.com/botserver-go/botserver-go/botcore/api/auth"
+	channelsapi "github.com/botserver-go/botserver-go/botcore/api/channels"
 	chatapi "github.com/botserver-go/botserver-go/botcore/api/chat"
 	driveapi "github.com/botserver-go/botserver-go/botcore/api/drive"
 	llmapi "github.com/botserver-go/botserver-go/botcore/api/llm"
@@ -118,6 +119,7 @@ func setupGateway(env *app.Env, s *Settings) error {
 	}{
 		{"botauth", authapi.Register},
 		{"botchat", chatapi.Register},
+		{"botchat", channelsapi.Register},
 		{"botdrive", driveapi.Register},
 		{"botllm", llmapi.Register},
 	} {
