@@ -17,6 +17,7 @@ import (
 	chatapi "github.com/botserver-go/botserver-go/botcore/api/chat"
 	driveapi "github.com/botserver-go/botserver-go/botcore/api/drive"
 	llmapi "github.com/botserver-go/botserver-go/botcore/api/llm"
+	webchatapi "github.com/botserver-go/botserver-go/botcore/api/webchat"
 	"github.com/botserver-go/botserver-go/botcore/gateway"
 	"github.com/botserver-go/botserver-go/botstate/app"
 	"github.com/botserver-go/botserver-go/botstate/httpx"
@@ -122,6 +123,7 @@ func setupGateway(env *app.Env, s *Settings) error {
 		{"botchat", channelsapi.Register},
 		{"botdrive", driveapi.Register},
 		{"botllm", llmapi.Register},
+		{"botauto", webchatapi.Register},
 	} {
 		if cc, err := env.Clients.Conn(api.backend); err == nil {
 			api.register(gw, cc)

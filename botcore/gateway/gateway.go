@@ -56,7 +56,7 @@ const (
 	DefaultMaxBodyBytes = 10 << 20
 )
 
-// Options configure a Gateway. The zero value serves the placeholder page
+// Options configure a Gateway. The zero value serves the embedded web chat
 // and health routes with no rate limit and no CORS.
 type Options struct {
 	Log *slog.Logger // nil: discard
@@ -79,7 +79,7 @@ type Options struct {
 	// X-Forwarded-For and X-Forwarded-Proto are believed.
 	TrustedProxies []string
 	// WebRoot is served at "/" (GET and HEAD; "/" serves index.html; no
-	// directory listings; dot-files hidden). nil: an embedded placeholder page.
+	// directory listings; dot-files hidden). nil: the embedded web chat.
 	WebRoot fs.FS
 	// Backends are checked by /healthz; a nil Conn means not configured.
 	Backends []Backend
@@ -175,7 +175,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	root := o.WebRoot
 	if root == nil {
-		root = placeholderFS()
+		root = webFS()
 	}
 	g.static = staticHandler{root}
 

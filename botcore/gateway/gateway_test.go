@@ -690,6 +690,9 @@ func TestStatic(t *testing.T) {
 		{"/assets/no-extension", "text/plain; charset=utf-8", "plain words"},
 		{"/docs/", "text/html; charset=utf-8", "docs"},
 		{"/assets/../index.html", "text/html; charset=utf-8", "<title>chat</title>"},
+		// A bot's chat page is the root's index.html, WEB_ROOT or not.
+		{"/chat/sample", "text/html; charset=utf-8", "<title>chat</title>"},
+		{"/chat/my-bot-2/", "text/html; charset=utf-8", "<title>chat</title>"},
 	} {
 		r := e.do(t, "GET", tc.path, nil)
 		if r.StatusCode != 200 || r.Header.Get("Content-Type") != tc.ctype || !strings.Contains(r.body, tc.body) {
@@ -721,10 +724,27 @@ func TestStatic(t *testing.T) {
 		t.Errorf("Allow %q", r.Header.Get("Allow"))
 	}
 
-	// No WebRoot: the embedded placeholder.
-	p := start(t, gateway.Options{}, nil).do(t, "GET", "/", nil)
-	if p.StatusCode != 200 || !strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") || !strings.Contains(p.body, "arrives later") {
-		t.Fatalf("placeholder: %d %q %s", p.StatusCode, p.Header.Get("Content-Type"), p.body)
+	// Not a bot name: no page.
+	for _, p := range []string{"/chat/Bad_Name", "/chat/a/b", "/chat/-x"} {
+		if r := e.do(t, "GET", p, nil); r.StatusCode != 404 {
+			t.Errorf("GET %s: %d, want 404", p, r.StatusCode)
+		}
+	}
+
+	// No WebRoot: the embedded web chat, its page at / and /chat/{bot}, its
+	// scripts as files (the CSP allows no inline script).
+	web := start(t, gateway.Options{}, nil)
+	for _, p := range []string{"/", "/chat/sample"} {
+		r := web.do(t, "GET", p, nil)
+		if r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(r.body, `<script src="/chat.js" defer></script>`) || strings.Contains(r.body, "<script>") {
+			t.Fatalf("web chat %s: %d %q %s", p, r.StatusCode, r.Header.Get("Content-Type"), r.body)
+		}
+	}
+	for _, p := range []string{"/chat.js", "/markdown.js", "/chat.css"} {
+		if r := web.do(t, "GET", p, nil); r.StatusCode != 200 || len(r.body) < 100 {
+			t.Errorf("GET %s: %d", p, r.StatusCode)
+		}
 	}
 }
 

@@ -8,19 +8,27 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 )
 
-//go:embed placeholder
-var placeholder embed.FS
+// web is the web chat UI: plain HTML, CSS and JavaScript, no build step.
+//
+//go:embed web
+var web embed.FS
 
-func placeholderFS() fs.FS {
-	sub, err := fs.Sub(placeholder, "placeholder")
+func webFS() fs.FS {
+	sub, err := fs.Sub(web, "web")
 	if err != nil {
 		panic(err) // the embed directive guarantees the folder
 	}
 	return sub
 }
+
+// chatPageRE matches the web chat's page of one bot, /chat/{bot}: it is the
+// root's index.html (the page reads the bot from its URL), so a WEB_ROOT
+// override needs no folder per bot.
+var chatPageRE = regexp.MustCompile(`^/chat/[a-z0-9][a-z0-9-]{0,62}/?$`)
 
 // staticHandler serves files from an fs.FS. Unlike http.FileServer it never
 // lists a folder (a folder without index.html is a 404) and hides dot-files
@@ -33,6 +41,9 @@ func (s staticHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		upath = "/" + upath
 	}
 	name := strings.TrimPrefix(path.Clean(upath), "/")
+	if chatPageRE.MatchString(upath) {
+		name, upath = "index.html", "/index.html"
+	}
 	if name == "" {
 		name = "."
 	}

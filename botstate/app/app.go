@@ -240,7 +240,7 @@ func commandList(services []*Service) string {
 func runCommand(ctx context.Context, log *slog.Logger, base *config.Base, auth *authz.Settings, s *Service, c Command, args []string) error {
 	env := &Env{Service: s, Base: base, Log: log.With("service", s.Name), AuthSettings: auth}
 	if len(s.Schemas) > 0 {
-		pool, err := pg.Open(ctx, base.DatabaseURL)
+		pool, err := pg.Open(ctx, base.DatabaseURL, base.DBMaxConns)
 		if err != nil {
 			return err
 		}
@@ -302,7 +302,7 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, authSetting
 
 	var pool *pgxpool.Pool
 	if base.DatabaseURL != "" {
-		if pool, err = pg.Open(ctx, base.DatabaseURL); err != nil {
+		if pool, err = pg.Open(ctx, base.DatabaseURL, base.DBMaxConns); err != nil {
 			return err
 		}
 		r.Adopt("postgres", func(context.Context) error { pool.Close(); return nil })

@@ -13,6 +13,7 @@ import (
 // live in the service's own struct, loaded with the same Load call.
 type Base struct {
 	DatabaseURL     string            `env:"DATABASE_URL" desc:"Postgres URL. Required by every service that owns a schema."`
+	DBMaxConns      int32             `env:"DB_MAX_CONNS" envDefault:"20" desc:"Postgres connections the process may open (shared by its services); pool_max_conns in DATABASE_URL wins. Size it to what Postgres allows divided by the replicas."`
 	NATSURL         string            `env:"NATS_URL" desc:"NATS server with JetStream. Unset: the all-in-one embeds nats-server; a service binary refuses to start."`
 	RedisURL        string            `env:"REDIS_URL" desc:"Redis URL for the shared cache. Unset: an in-process cache."`
 	DataDir         string            `env:"DATA_DIR" envDefault:".data" desc:"Local state: embedded NATS store, local files."`
@@ -34,6 +35,9 @@ func (b *Base) Validate() error {
 		if u, err := url.Parse(b.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			errs = append(errs, fmt.Errorf("DATABASE_URL must be a postgres:// URL"))
 		}
+	}
+	if b.DBMaxConns < 1 {
+		errs = append(errs, fmt.Errorf("DB_MAX_CONNS must be at least 1"))
 	}
 	if b.NATSURL != "" && !hasScheme(b.NATSURL, "nats", "tls", "ws", "wss") {
 		errs = append(errs, fmt.Errorf("NATS_URL must be a nats:// URL, got %q", Redact(b.NATSURL)))

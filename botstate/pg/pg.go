@@ -7,17 +7,24 @@ package pg
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Open connects a pool and checks the server answers.
-func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+// Open connects a pool and checks the server answers. maxConns (optional)
+// sizes the pool unless the URL sets pool_max_conns; pgx's own default (4
+// on small machines) queues every request of an all-in-one behind 4
+// connections.
+func Open(ctx context.Context, url string, maxConns ...int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if len(maxConns) > 0 && maxConns[0] > 0 && !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = maxConns[0]
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
