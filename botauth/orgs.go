@@ -175,7 +175,7 @@ func (s *server) SetMemberRoles(ctx context.Context, req *authv1.SetMemberRolesR
 		if !member {
 			return notFound("member")
 		}
-		old, oldPerms, err := rolesOf(ctx, tx, uid.String())
+		old, oldPerms, err := directRolesOf(ctx, tx, uid.String())
 		if err != nil {
 			return err
 		}
@@ -216,6 +216,7 @@ func (s *server) RemoveMember(ctx context.Context, req *authv1.RemoveMemberReque
 		return nil, err
 	}
 	err = s.inOrg(ctx, func(tx pgx.Tx, id *authz.Identity) error {
+		// Effective permissions: removing a member takes their groups' too.
 		_, perms, err := rolesOf(ctx, tx, uid.String())
 		if err != nil {
 			return err

@@ -45,6 +45,15 @@ var Policy = authz.Policy{
 	m("UpdateRole"): {Permission: "roles:write", Kinds: people},
 	m("DeleteRole"): {Permission: "roles:write", Kinds: people},
 
+	m("ListGroups"):        {Permission: "members:read", Kinds: people},
+	m("GetGroup"):          {Permission: "members:read", Kinds: people},
+	m("CreateGroup"):       {Permission: "members:write", Kinds: people},
+	m("UpdateGroup"):       {Permission: "members:write", Kinds: people},
+	m("DeleteGroup"):       {Permission: "members:write", Kinds: people},
+	m("AddGroupMember"):    {Permission: "members:write", Kinds: people},
+	m("RemoveGroupMember"): {Permission: "members:write", Kinds: people},
+	m("SetGroupRoles"):     {Permission: "members:write", Kinds: people},
+
 	m("CreateApiKey"): {Permission: "apikeys:write", Kinds: []authz.Kind{authz.KindUser}},
 	m("ListApiKeys"):  {Permission: "apikeys:write", Kinds: people},
 	m("RevokeApiKey"): {Permission: "apikeys:write", Kinds: people},

@@ -156,10 +156,24 @@ func grants(id *authz.Identity, perms []string) error {
 	return nil
 }
 
-// rolesOf returns a member's role names and the union of their permissions.
+// rolesOf returns a member's effective roles (their own plus those of
+// their groups) and the union of their permissions: what tokens carry.
 func rolesOf(ctx context.Context, tx pgx.Tx, userID string) (roles, perms []string, err error) {
-	rows, err := tx.Query(ctx, `SELECT r.name, r.permissions FROM auth.member_roles mr JOIN auth.roles r ON r.id = mr.role_id
+	return scanRolePerms(ctx, tx, `SELECT r.name, r.permissions FROM auth.roles r WHERE r.id IN (
+			SELECT role_id FROM auth.member_roles WHERE user_id = $1
+			UNION SELECT gr.role_id FROM auth.group_roles gr JOIN auth.group_members gm ON gm.group_id = gr.group_id
+				WHERE gm.user_id = $1)
+		ORDER BY r.name`, userID)
+}
+
+// directRolesOf returns only the member's own roles (not their groups').
+func directRolesOf(ctx context.Context, tx pgx.Tx, userID string) (roles, perms []string, err error) {
+	return scanRolePerms(ctx, tx, `SELECT r.name, r.permissions FROM auth.member_roles mr JOIN auth.roles r ON r.id = mr.role_id
 		WHERE mr.user_id = $1 ORDER BY r.name`, userID)
+}
+
+func scanRolePerms(ctx context.Context, tx pgx.Tx, q string, args ...any) (roles, perms []string, err error) {
+	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -343,11 +357,16 @@ func (s *server) GetMe(ctx context.Context, _ *authv1.GetMeRequest) (*authv1.Get
 }
 
 func (s *server) membershipsOf(ctx context.Context, userID string) ([]*authv1.Membership, error) {
-	rows, err := s.db.Query(ctx, `SELECT o.id, o.slug, o.name, o.created_at,
+	// Effective roles per org: the member's own and their groups'.
+	rows, err := s.db.Query(ctx, `WITH eff AS (
+			SELECT org_id, role_id FROM auth.member_roles WHERE user_id = $1
+			UNION SELECT gr.org_id, gr.role_id FROM auth.group_roles gr
+				JOIN auth.group_members gm ON gm.org_id = gr.org_id AND gm.group_id = gr.group_id WHERE gm.user_id = $1)
+		SELECT o.id, o.slug, o.name, o.created_at,
 			coalesce(array_agg(r.name ORDER BY r.name) FILTER (WHERE r.name IS NOT NULL), '{}')
 		FROM auth.memberships m JOIN auth.orgs o ON o.id = m.org_id
-		LEFT JOIN auth.member_roles mr ON mr.org_id = m.org_id AND mr.user_id = m.user_id
-		LEFT JOIN auth.roles r ON r.id = mr.role_id
+		LEFT JOIN eff ON eff.org_id = m.org_id
+		LEFT JOIN auth.roles r ON r.id = eff.role_id
 		WHERE m.user_id = $1 GROUP BY o.id ORDER BY min(m.created_at), o.slug`, userID)
 	if err != nil {
 		return nil, err
@@ -394,7 +413,13 @@ func (s *server) GetUser(ctx context.Context, req *authv1.GetUserRequest) (*auth
 		if resp.User, err = getUser(ctx, tx, uid.String()); err != nil {
 			return err
 		}
-		resp.Roles, _, err = rolesOf(ctx, tx, uid.String())
+		if resp.Roles, resp.Permissions, err = rolesOf(ctx, tx, uid.String()); err != nil {
+			return err
+		}
+		if resp.DirectRoles, _, err = directRolesOf(ctx, tx, uid.String()); err != nil {
+			return err
+		}
+		resp.Groups, err = scanGroups(ctx, tx, `WHERE g.id IN (SELECT group_id FROM auth.group_members WHERE user_id = $1)`, uid)
 		return err
 	})
 	return resp, err

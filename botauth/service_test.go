@@ -316,7 +316,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	org2 := as(o2.Tokens.AccessToken)
 	type world struct {
-		bot, member, role, key, inv string
+		bot, member, role, key, inv, group string
 	}
 	mk := func(ctx context.Context, email string) world {
 		b, err := e.cli.CreateBot(ctx, &authv1.CreateBotRequest{Name: "support", Title: email, Public: true})
@@ -343,7 +343,11 @@ func TestTenantIsolation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return world{bot: b.Bot.Id, member: a.User.Id, role: r.Role.Id, key: k.ApiKey.Id, inv: inv2.Invitation.Id}
+		g, err := e.cli.CreateGroup(ctx, &authv1.CreateGroupRequest{Name: "team"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return world{bot: b.Bot.Id, member: a.User.Id, role: r.Role.Id, key: k.ApiKey.Id, inv: inv2.Invitation.Id, group: g.Group.Id}
 	}
 	w1 := mk(admin, "one@example.com")
 	w2 := mk(org2, "two@example.com")
@@ -381,6 +385,20 @@ func TestTenantIsolation(t *testing.T) {
 		}},
 		{"RevokeInvitation", func() error {
 			_, err := e.cli.RevokeInvitation(admin, &authv1.RevokeInvitationRequest{InvitationId: w2.inv})
+			return err
+		}},
+		// Groups (more in TestGroupsTenantIsolation).
+		{"GetGroup", func() error { _, err := e.cli.GetGroup(admin, &authv1.GetGroupRequest{GroupId: w2.group}); return err }},
+		{"SetGroupRoles", func() error {
+			_, err := e.cli.SetGroupRoles(admin, &authv1.SetGroupRolesRequest{GroupId: w2.group, Roles: []string{"owner"}})
+			return err
+		}},
+		{"AddGroupMember", func() error {
+			_, err := e.cli.AddGroupMember(admin, &authv1.AddGroupMemberRequest{GroupId: w1.group, UserId: w2.member})
+			return err
+		}},
+		{"DeleteGroup", func() error {
+			_, err := e.cli.DeleteGroup(admin, &authv1.DeleteGroupRequest{GroupId: w2.group})
 			return err
 		}},
 	} {

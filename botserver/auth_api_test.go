@@ -201,8 +201,10 @@ func TestAuthTenantIsolation(t *testing.T) {
 		i := c.must(201, "POST", "/api/v1/invitations", map[string]string{"email": name + "@example.com"})
 		a := anon.must(200, "POST", "/api/v1/auth/invitations/accept", map[string]string{"token": str(i, "token"), "password": "member password 1"})
 		i2 := c.must(201, "POST", "/api/v1/invitations", map[string]string{"email": "later-" + name + "@example.com"})
+		g := c.must(201, "POST", "/api/v1/groups", map[string]string{"name": "Support", "description": name})
+		c.must(200, "POST", "/api/v1/groups/"+str(g, "id")+"/members", map[string]string{"user_id": str(a, "user", "id")})
 		ids[name] = map[string]string{"bot": str(b, "id"), "role": str(r, "id"), "key": str(k, "api_key", "id"),
-			"user": str(a, "user", "id"), "inv": str(i2, "invitation", "id")}
+			"user": str(a, "user", "id"), "inv": str(i2, "invitation", "id"), "group": str(g, "id")}
 	}
 	other := ids["two"]
 	for _, c := range []struct{ method, path string }{
@@ -216,6 +218,14 @@ func TestAuthTenantIsolation(t *testing.T) {
 		{"DELETE", "/api/v1/roles/" + other["role"]},
 		{"DELETE", "/api/v1/apikeys/" + other["key"]},
 		{"DELETE", "/api/v1/invitations/" + other["inv"]},
+		{"GET", "/api/v1/groups/" + other["group"]},
+		{"PATCH", "/api/v1/groups/" + other["group"]},
+		{"DELETE", "/api/v1/groups/" + other["group"]},
+		{"PUT", "/api/v1/groups/" + other["group"] + "/roles"},
+		{"POST", "/api/v1/groups/" + other["group"] + "/members"},
+		{"POST", "/api/v1/groups/" + ids["one"]["group"] + "/members"}, // org two's user into org one's group
+		{"DELETE", "/api/v1/groups/" + other["group"] + "/members/" + other["user"]},
+		{"DELETE", "/api/v1/groups/" + ids["one"]["group"] + "/members/" + other["user"]},
 	} {
 		var body any
 		switch c.method {
@@ -223,6 +233,8 @@ func TestAuthTenantIsolation(t *testing.T) {
 			body = map[string]any{"title": "pwned", "permissions": []string{"bots:read"}}
 		case "PUT":
 			body = map[string]any{"roles": []string{"viewer"}}
+		case "POST":
+			body = map[string]any{"user_id": other["user"]}
 		}
 		code, out := one.do(c.method, c.path, body)
 		if code != 404 || str(out, "error", "code") != "not_found" {
@@ -231,6 +243,13 @@ func TestAuthTenantIsolation(t *testing.T) {
 	}
 	if b := two.must(200, "GET", "/api/v1/bots/support", nil); str(b, "id") != other["bot"] || str(b, "title") != "two" {
 		t.Fatalf("org two's bot changed or leaked: %v", b)
+	}
+	if g := two.must(200, "GET", "/api/v1/groups/"+other["group"], nil); str(g, "group", "name") != "Support" ||
+		str(g, "group", "description") != "two" || len(g["members"].([]any)) != 1 {
+		t.Fatalf("org two's group changed or leaked: %v", g)
+	}
+	if l := one.must(200, "GET", "/api/v1/groups", nil); len(l["groups"].([]any)) != 1 || str(l["groups"].([]any)[0].(map[string]any), "id") != ids["one"]["group"] {
+		t.Fatalf("org one's groups: %v", l)
 	}
 	if b := one.must(200, "GET", "/api/v1/bots/support", nil); str(b, "id") != ids["one"]["bot"] {
 		t.Fatalf("org one's support: %v", b)

@@ -17,6 +17,8 @@
 //	GET    /api/v1/members   GET /api/v1/users/{id}   PUT /api/v1/members/{id}/roles {"roles"}   DELETE /api/v1/members/{id}
 //	GET|POST /api/v1/invitations {"email","role"}     DELETE /api/v1/invitations/{id}
 //	GET|POST /api/v1/roles {"name","permissions"}     PATCH|DELETE /api/v1/roles/{id}
+//	GET|POST /api/v1/groups {"name","description"}  GET|PATCH|DELETE /api/v1/groups/{id} {"name"?,"description"?}
+//	PUT  /api/v1/groups/{id}/roles {"roles"}       POST /api/v1/groups/{id}/members {"user_id"}   DELETE /api/v1/groups/{id}/members/{user}
 //	GET|POST /api/v1/apikeys {"name","permissions","expires_in"}   DELETE /api/v1/apikeys/{id}
 //	GET|POST /api/v1/bots {"name","title","public"}   GET|PATCH|DELETE /api/v1/bots/{bot} (id or name)
 //
@@ -236,6 +238,8 @@ func Register(gw *gateway.Gateway, cc grpc.ClientConnInterface) {
 		return nil, http.StatusNoContent, err
 	})
 
+	registerGroups(h, body, c)
+
 	// API keys.
 	h("GET /api/v1/apikeys", func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error) {
 		resp, err := c.ListApiKeys(ctx, &authv1.ListApiKeysRequest{})
@@ -311,6 +315,61 @@ func Register(gw *gateway.Gateway, cc grpc.ClientConnInterface) {
 			return nil, 0, err
 		}
 		_, err = c.DeleteBot(ctx, &authv1.DeleteBotRequest{BotId: id})
+		return nil, http.StatusNoContent, err
+	})
+}
+
+// registerGroups mounts the groups of members: a member's effective roles
+// are their own plus their groups'.
+func registerGroups(h handler, body func(http.ResponseWriter, *http.Request, any) bool, c authv1.AuthServiceClient) {
+	h("GET /api/v1/groups", func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error) {
+		resp, err := c.ListGroups(ctx, &authv1.ListGroupsRequest{})
+		return resp, 200, err
+	})
+	h("POST /api/v1/groups", func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error) {
+		var in struct{ Name, Description string }
+		if !body(w, r, &in) {
+			return nil, 0, nil
+		}
+		resp, err := c.CreateGroup(ctx, &authv1.CreateGroupRequest{Name: in.Name, Description: in.Description})
+		return resp.GetGroup(), 201, err
+	})
+	h("GET /api/v1/groups/{id}", func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error) {
+		resp, err := c.GetGroup(ctx, &authv1.GetGroupRequest{GroupId: r.PathValue("id")})
+		return resp, 200, err
+	})
+	h("PATCH /api/v1/groups/{id}", func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error) {
+		var in struct{ Name, Description *string }
+		if !body(w, r, &in) {
+			return nil, 0, nil
+		}
+		resp, err := c.UpdateGroup(ctx, &authv1.UpdateGroupRequest{GroupId: r.PathValue("id"), Name: in.Name, Description: in.Description})
+		return resp.GetGroup(), 200, err
+	})
+	h("DELETE /api/v1/groups/{id}", func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error) {
+		_, err := c.DeleteGroup(ctx, &authv1.DeleteGroupRequest{GroupId: r.PathValue("id")})
+		return nil, http.StatusNoContent, err
+	})
+	h("PUT /api/v1/groups/{id}/roles", func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error) {
+		var in struct{ Roles []string }
+		if !body(w, r, &in) {
+			return nil, 0, nil
+		}
+		resp, err := c.SetGroupRoles(ctx, &authv1.SetGroupRolesRequest{GroupId: r.PathValue("id"), Roles: in.Roles})
+		return resp.GetGroup(), 200, err
+	})
+	h("POST /api/v1/groups/{id}/members", func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error) {
+		var in struct {
+			UserID string `json:"user_id"`
+		}
+		if !body(w, r, &in) {
+			return nil, 0, nil
+		}
+		resp, err := c.AddGroupMember(ctx, &authv1.AddGroupMemberRequest{GroupId: r.PathValue("id"), UserId: in.UserID})
+		return resp.GetGroup(), 200, err
+	})
+	h("DELETE /api/v1/groups/{id}/members/{user}", func(w http.ResponseWriter, r *http.Request, ctx context.Context) (any, int, error) {
+		_, err := c.RemoveGroupMember(ctx, &authv1.RemoveGroupMemberRequest{GroupId: r.PathValue("id"), UserId: r.PathValue("user")})
 		return nil, http.StatusNoContent, err
 	})
 }

@@ -423,6 +423,151 @@ func (x *Role) GetBuiltin() bool {
 	return false
 }
 
+// Group is a named set of members of one organisation holding roles.
+type Group struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"` // unique in the org (case-insensitive), 1-100 characters
+	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Roles         []string               `protobuf:"bytes,4,rep,name=roles,proto3" json:"roles,omitempty"` // role names
+	MemberCount   int32                  `protobuf:"varint,5,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Group) Reset() {
+	*x = Group{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Group) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Group) ProtoMessage() {}
+
+func (x *Group) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Group.ProtoReflect.Descriptor instead.
+func (*Group) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Group) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Group) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Group) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Group) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *Group) GetMemberCount() int32 {
+	if x != nil {
+		return x.MemberCount
+	}
+	return 0
+}
+
+func (x *Group) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Group) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+type GroupMember struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	AddedAt       *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=added_at,json=addedAt,proto3" json:"added_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupMember) Reset() {
+	*x = GroupMember{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupMember) ProtoMessage() {}
+
+func (x *GroupMember) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupMember.ProtoReflect.Descriptor instead.
+func (*GroupMember) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GroupMember) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *GroupMember) GetAddedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AddedAt
+	}
+	return nil
+}
+
 type Invitation struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -437,7 +582,7 @@ type Invitation struct {
 
 func (x *Invitation) Reset() {
 	*x = Invitation{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[6]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -449,7 +594,7 @@ func (x *Invitation) String() string {
 func (*Invitation) ProtoMessage() {}
 
 func (x *Invitation) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[6]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -462,7 +607,7 @@ func (x *Invitation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invitation.ProtoReflect.Descriptor instead.
 func (*Invitation) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{6}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Invitation) GetId() string {
@@ -522,7 +667,7 @@ type ApiKey struct {
 
 func (x *ApiKey) Reset() {
 	*x = ApiKey{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[7]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +679,7 @@ func (x *ApiKey) String() string {
 func (*ApiKey) ProtoMessage() {}
 
 func (x *ApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[7]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +692,7 @@ func (x *ApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
 func (*ApiKey) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{7}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ApiKey) GetId() string {
@@ -615,7 +760,7 @@ type Bot struct {
 
 func (x *Bot) Reset() {
 	*x = Bot{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[8]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -627,7 +772,7 @@ func (x *Bot) String() string {
 func (*Bot) ProtoMessage() {}
 
 func (x *Bot) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[8]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -640,7 +785,7 @@ func (x *Bot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bot.ProtoReflect.Descriptor instead.
 func (*Bot) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{8}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Bot) GetId() string {
@@ -715,7 +860,7 @@ type Identity struct {
 
 func (x *Identity) Reset() {
 	*x = Identity{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[9]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +872,7 @@ func (x *Identity) String() string {
 func (*Identity) ProtoMessage() {}
 
 func (x *Identity) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[9]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +885,7 @@ func (x *Identity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Identity.ProtoReflect.Descriptor instead.
 func (*Identity) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{9}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Identity) GetKind() string {
@@ -804,7 +949,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[10]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +961,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[10]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +974,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{10}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LoginRequest) GetEmail() string {
@@ -863,7 +1008,7 @@ type LoginResponse struct {
 
 func (x *LoginResponse) Reset() {
 	*x = LoginResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[11]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +1020,7 @@ func (x *LoginResponse) String() string {
 func (*LoginResponse) ProtoMessage() {}
 
 func (x *LoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[11]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1033,7 @@ func (x *LoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
 func (*LoginResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{11}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LoginResponse) GetTokens() *Tokens {
@@ -914,7 +1059,7 @@ type RefreshRequest struct {
 
 func (x *RefreshRequest) Reset() {
 	*x = RefreshRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[12]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -926,7 +1071,7 @@ func (x *RefreshRequest) String() string {
 func (*RefreshRequest) ProtoMessage() {}
 
 func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[12]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -939,7 +1084,7 @@ func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
 func (*RefreshRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{12}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RefreshRequest) GetRefreshToken() string {
@@ -958,7 +1103,7 @@ type RefreshResponse struct {
 
 func (x *RefreshResponse) Reset() {
 	*x = RefreshResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[13]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1115,7 @@ func (x *RefreshResponse) String() string {
 func (*RefreshResponse) ProtoMessage() {}
 
 func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[13]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1128,7 @@ func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshResponse.ProtoReflect.Descriptor instead.
 func (*RefreshResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{13}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RefreshResponse) GetTokens() *Tokens {
@@ -1002,7 +1147,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[14]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1159,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[14]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1172,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{14}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LogoutRequest) GetRefreshToken() string {
@@ -1045,7 +1190,7 @@ type LogoutResponse struct {
 
 func (x *LogoutResponse) Reset() {
 	*x = LogoutResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1202,7 @@ func (x *LogoutResponse) String() string {
 func (*LogoutResponse) ProtoMessage() {}
 
 func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1215,7 @@ func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
 func (*LogoutResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{15}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{17}
 }
 
 type ExchangeApiKeyRequest struct {
@@ -1082,7 +1227,7 @@ type ExchangeApiKeyRequest struct {
 
 func (x *ExchangeApiKeyRequest) Reset() {
 	*x = ExchangeApiKeyRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1239,7 @@ func (x *ExchangeApiKeyRequest) String() string {
 func (*ExchangeApiKeyRequest) ProtoMessage() {}
 
 func (x *ExchangeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1252,7 @@ func (x *ExchangeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*ExchangeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ExchangeApiKeyRequest) GetApiKey() string {
@@ -1126,7 +1271,7 @@ type ExchangeApiKeyResponse struct {
 
 func (x *ExchangeApiKeyResponse) Reset() {
 	*x = ExchangeApiKeyResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1138,7 +1283,7 @@ func (x *ExchangeApiKeyResponse) String() string {
 func (*ExchangeApiKeyResponse) ProtoMessage() {}
 
 func (x *ExchangeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1151,7 +1296,7 @@ func (x *ExchangeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*ExchangeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ExchangeApiKeyResponse) GetTokens() *Tokens {
@@ -1172,7 +1317,7 @@ type CreateVisitorSessionRequest struct {
 
 func (x *CreateVisitorSessionRequest) Reset() {
 	*x = CreateVisitorSessionRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1329,7 @@ func (x *CreateVisitorSessionRequest) String() string {
 func (*CreateVisitorSessionRequest) ProtoMessage() {}
 
 func (x *CreateVisitorSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +1342,7 @@ func (x *CreateVisitorSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVisitorSessionRequest.ProtoReflect.Descriptor instead.
 func (*CreateVisitorSessionRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateVisitorSessionRequest) GetBot() string {
@@ -1226,7 +1371,7 @@ type CreateVisitorSessionResponse struct {
 
 func (x *CreateVisitorSessionResponse) Reset() {
 	*x = CreateVisitorSessionResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1383,7 @@ func (x *CreateVisitorSessionResponse) String() string {
 func (*CreateVisitorSessionResponse) ProtoMessage() {}
 
 func (x *CreateVisitorSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1396,7 @@ func (x *CreateVisitorSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVisitorSessionResponse.ProtoReflect.Descriptor instead.
 func (*CreateVisitorSessionResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateVisitorSessionResponse) GetSessionId() string {
@@ -1290,7 +1435,7 @@ type GetJwksRequest struct {
 
 func (x *GetJwksRequest) Reset() {
 	*x = GetJwksRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1447,7 @@ func (x *GetJwksRequest) String() string {
 func (*GetJwksRequest) ProtoMessage() {}
 
 func (x *GetJwksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1460,7 @@ func (x *GetJwksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJwksRequest.ProtoReflect.Descriptor instead.
 func (*GetJwksRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{20}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 // Wire-compatible with google.protobuf.StringValue (field 1, string), which
@@ -1329,7 +1474,7 @@ type GetJwksResponse struct {
 
 func (x *GetJwksResponse) Reset() {
 	*x = GetJwksResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1486,7 @@ func (x *GetJwksResponse) String() string {
 func (*GetJwksResponse) ProtoMessage() {}
 
 func (x *GetJwksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1499,7 @@ func (x *GetJwksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJwksResponse.ProtoReflect.Descriptor instead.
 func (*GetJwksResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{21}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetJwksResponse) GetJwksJson() string {
@@ -1375,7 +1520,7 @@ type StartOidcRequest struct {
 
 func (x *StartOidcRequest) Reset() {
 	*x = StartOidcRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1387,7 +1532,7 @@ func (x *StartOidcRequest) String() string {
 func (*StartOidcRequest) ProtoMessage() {}
 
 func (x *StartOidcRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1400,7 +1545,7 @@ func (x *StartOidcRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartOidcRequest.ProtoReflect.Descriptor instead.
 func (*StartOidcRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{22}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StartOidcRequest) GetOrg() string {
@@ -1422,7 +1567,7 @@ type StartOidcResponse struct {
 
 func (x *StartOidcResponse) Reset() {
 	*x = StartOidcResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1579,7 @@ func (x *StartOidcResponse) String() string {
 func (*StartOidcResponse) ProtoMessage() {}
 
 func (x *StartOidcResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1592,7 @@ func (x *StartOidcResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartOidcResponse.ProtoReflect.Descriptor instead.
 func (*StartOidcResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{23}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StartOidcResponse) GetAuthUrl() string {
@@ -1474,7 +1619,7 @@ type FinishOidcRequest struct {
 
 func (x *FinishOidcRequest) Reset() {
 	*x = FinishOidcRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[24]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1631,7 @@ func (x *FinishOidcRequest) String() string {
 func (*FinishOidcRequest) ProtoMessage() {}
 
 func (x *FinishOidcRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[24]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1644,7 @@ func (x *FinishOidcRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishOidcRequest.ProtoReflect.Descriptor instead.
 func (*FinishOidcRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{24}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FinishOidcRequest) GetState() string {
@@ -1530,7 +1675,7 @@ type FinishOidcResponse struct {
 
 func (x *FinishOidcResponse) Reset() {
 	*x = FinishOidcResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[25]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +1687,7 @@ func (x *FinishOidcResponse) String() string {
 func (*FinishOidcResponse) ProtoMessage() {}
 
 func (x *FinishOidcResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[25]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1555,7 +1700,7 @@ func (x *FinishOidcResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishOidcResponse.ProtoReflect.Descriptor instead.
 func (*FinishOidcResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{25}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FinishOidcResponse) GetTokens() *Tokens {
@@ -1604,7 +1749,7 @@ type OidcProvider struct {
 
 func (x *OidcProvider) Reset() {
 	*x = OidcProvider{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[26]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1616,7 +1761,7 @@ func (x *OidcProvider) String() string {
 func (*OidcProvider) ProtoMessage() {}
 
 func (x *OidcProvider) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[26]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1629,7 +1774,7 @@ func (x *OidcProvider) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OidcProvider.ProtoReflect.Descriptor instead.
 func (*OidcProvider) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{26}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *OidcProvider) GetIssuer() string {
@@ -1696,7 +1841,7 @@ type GetOidcProviderRequest struct {
 
 func (x *GetOidcProviderRequest) Reset() {
 	*x = GetOidcProviderRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[27]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +1853,7 @@ func (x *GetOidcProviderRequest) String() string {
 func (*GetOidcProviderRequest) ProtoMessage() {}
 
 func (x *GetOidcProviderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[27]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +1866,7 @@ func (x *GetOidcProviderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOidcProviderRequest.ProtoReflect.Descriptor instead.
 func (*GetOidcProviderRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{27}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{29}
 }
 
 type GetOidcProviderResponse struct {
@@ -1733,7 +1878,7 @@ type GetOidcProviderResponse struct {
 
 func (x *GetOidcProviderResponse) Reset() {
 	*x = GetOidcProviderResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[28]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1745,7 +1890,7 @@ func (x *GetOidcProviderResponse) String() string {
 func (*GetOidcProviderResponse) ProtoMessage() {}
 
 func (x *GetOidcProviderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[28]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1758,7 +1903,7 @@ func (x *GetOidcProviderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOidcProviderResponse.ProtoReflect.Descriptor instead.
 func (*GetOidcProviderResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{28}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetOidcProviderResponse) GetProvider() *OidcProvider {
@@ -1784,7 +1929,7 @@ type SetOidcProviderRequest struct {
 
 func (x *SetOidcProviderRequest) Reset() {
 	*x = SetOidcProviderRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[29]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1796,7 +1941,7 @@ func (x *SetOidcProviderRequest) String() string {
 func (*SetOidcProviderRequest) ProtoMessage() {}
 
 func (x *SetOidcProviderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[29]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1809,7 +1954,7 @@ func (x *SetOidcProviderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOidcProviderRequest.ProtoReflect.Descriptor instead.
 func (*SetOidcProviderRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{29}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SetOidcProviderRequest) GetIssuer() string {
@@ -1870,7 +2015,7 @@ type SetOidcProviderResponse struct {
 
 func (x *SetOidcProviderResponse) Reset() {
 	*x = SetOidcProviderResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[30]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1882,7 +2027,7 @@ func (x *SetOidcProviderResponse) String() string {
 func (*SetOidcProviderResponse) ProtoMessage() {}
 
 func (x *SetOidcProviderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[30]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1895,7 +2040,7 @@ func (x *SetOidcProviderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOidcProviderResponse.ProtoReflect.Descriptor instead.
 func (*SetOidcProviderResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{30}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SetOidcProviderResponse) GetProvider() *OidcProvider {
@@ -1913,7 +2058,7 @@ type DeleteOidcProviderRequest struct {
 
 func (x *DeleteOidcProviderRequest) Reset() {
 	*x = DeleteOidcProviderRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[31]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1925,7 +2070,7 @@ func (x *DeleteOidcProviderRequest) String() string {
 func (*DeleteOidcProviderRequest) ProtoMessage() {}
 
 func (x *DeleteOidcProviderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[31]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1938,7 +2083,7 @@ func (x *DeleteOidcProviderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOidcProviderRequest.ProtoReflect.Descriptor instead.
 func (*DeleteOidcProviderRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{31}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{33}
 }
 
 type DeleteOidcProviderResponse struct {
@@ -1949,7 +2094,7 @@ type DeleteOidcProviderResponse struct {
 
 func (x *DeleteOidcProviderResponse) Reset() {
 	*x = DeleteOidcProviderResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[32]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1961,7 +2106,7 @@ func (x *DeleteOidcProviderResponse) String() string {
 func (*DeleteOidcProviderResponse) ProtoMessage() {}
 
 func (x *DeleteOidcProviderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[32]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1974,7 +2119,7 @@ func (x *DeleteOidcProviderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOidcProviderResponse.ProtoReflect.Descriptor instead.
 func (*DeleteOidcProviderResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{32}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{34}
 }
 
 type AcceptInvitationRequest struct {
@@ -1990,7 +2135,7 @@ type AcceptInvitationRequest struct {
 
 func (x *AcceptInvitationRequest) Reset() {
 	*x = AcceptInvitationRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[33]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2147,7 @@ func (x *AcceptInvitationRequest) String() string {
 func (*AcceptInvitationRequest) ProtoMessage() {}
 
 func (x *AcceptInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[33]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2160,7 @@ func (x *AcceptInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptInvitationRequest.ProtoReflect.Descriptor instead.
 func (*AcceptInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{33}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AcceptInvitationRequest) GetToken() string {
@@ -2049,7 +2194,7 @@ type AcceptInvitationResponse struct {
 
 func (x *AcceptInvitationResponse) Reset() {
 	*x = AcceptInvitationResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[34]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2061,7 +2206,7 @@ func (x *AcceptInvitationResponse) String() string {
 func (*AcceptInvitationResponse) ProtoMessage() {}
 
 func (x *AcceptInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[34]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2074,7 +2219,7 @@ func (x *AcceptInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptInvitationResponse.ProtoReflect.Descriptor instead.
 func (*AcceptInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{34}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AcceptInvitationResponse) GetTokens() *Tokens {
@@ -2099,7 +2244,7 @@ type GetMeRequest struct {
 
 func (x *GetMeRequest) Reset() {
 	*x = GetMeRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[35]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2256,7 @@ func (x *GetMeRequest) String() string {
 func (*GetMeRequest) ProtoMessage() {}
 
 func (x *GetMeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[35]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2269,7 @@ func (x *GetMeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMeRequest.ProtoReflect.Descriptor instead.
 func (*GetMeRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{35}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{37}
 }
 
 type GetMeResponse struct {
@@ -2139,7 +2284,7 @@ type GetMeResponse struct {
 
 func (x *GetMeResponse) Reset() {
 	*x = GetMeResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[36]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2151,7 +2296,7 @@ func (x *GetMeResponse) String() string {
 func (*GetMeResponse) ProtoMessage() {}
 
 func (x *GetMeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[36]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2164,7 +2309,7 @@ func (x *GetMeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMeResponse.ProtoReflect.Descriptor instead.
 func (*GetMeResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{36}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetMeResponse) GetIdentity() *Identity {
@@ -2205,7 +2350,7 @@ type AuthorizeRequest struct {
 
 func (x *AuthorizeRequest) Reset() {
 	*x = AuthorizeRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[37]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2217,7 +2362,7 @@ func (x *AuthorizeRequest) String() string {
 func (*AuthorizeRequest) ProtoMessage() {}
 
 func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[37]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2230,7 +2375,7 @@ func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{37}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AuthorizeRequest) GetToken() string {
@@ -2257,7 +2402,7 @@ type AuthorizeResponse struct {
 
 func (x *AuthorizeResponse) Reset() {
 	*x = AuthorizeResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[38]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2414,7 @@ func (x *AuthorizeResponse) String() string {
 func (*AuthorizeResponse) ProtoMessage() {}
 
 func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[38]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2427,7 @@ func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{38}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AuthorizeResponse) GetIdentity() *Identity {
@@ -2308,7 +2453,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[39]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2320,7 +2465,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[39]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2333,7 +2478,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{39}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetUserRequest) GetUserId() string {
@@ -2344,16 +2489,20 @@ func (x *GetUserRequest) GetUserId() string {
 }
 
 type GetUserResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	Roles         []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	User  *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// Effective roles: the member's own plus those of their groups.
+	Roles         []string `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	DirectRoles   []string `protobuf:"bytes,3,rep,name=direct_roles,json=directRoles,proto3" json:"direct_roles,omitempty"` // the member's own roles only
+	Permissions   []string `protobuf:"bytes,4,rep,name=permissions,proto3" json:"permissions,omitempty"`                    // effective permissions
+	Groups        []*Group `protobuf:"bytes,5,rep,name=groups,proto3" json:"groups,omitempty"`                              // the groups the member belongs to
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[40]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2365,7 +2514,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[40]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2378,7 +2527,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{40}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetUserResponse) GetUser() *User {
@@ -2395,6 +2544,27 @@ func (x *GetUserResponse) GetRoles() []string {
 	return nil
 }
 
+func (x *GetUserResponse) GetDirectRoles() []string {
+	if x != nil {
+		return x.DirectRoles
+	}
+	return nil
+}
+
+func (x *GetUserResponse) GetPermissions() []string {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+func (x *GetUserResponse) GetGroups() []*Group {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
 type CreateOrgRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Slug          string                 `protobuf:"bytes,1,opt,name=slug,proto3" json:"slug,omitempty"`
@@ -2405,7 +2575,7 @@ type CreateOrgRequest struct {
 
 func (x *CreateOrgRequest) Reset() {
 	*x = CreateOrgRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[41]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2587,7 @@ func (x *CreateOrgRequest) String() string {
 func (*CreateOrgRequest) ProtoMessage() {}
 
 func (x *CreateOrgRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[41]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2600,7 @@ func (x *CreateOrgRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrgRequest.ProtoReflect.Descriptor instead.
 func (*CreateOrgRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{41}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CreateOrgRequest) GetSlug() string {
@@ -2458,7 +2628,7 @@ type CreateOrgResponse struct {
 
 func (x *CreateOrgResponse) Reset() {
 	*x = CreateOrgResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[42]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2470,7 +2640,7 @@ func (x *CreateOrgResponse) String() string {
 func (*CreateOrgResponse) ProtoMessage() {}
 
 func (x *CreateOrgResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[42]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2483,7 +2653,7 @@ func (x *CreateOrgResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrgResponse.ProtoReflect.Descriptor instead.
 func (*CreateOrgResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{42}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CreateOrgResponse) GetOrg() *Org {
@@ -2508,7 +2678,7 @@ type GetOrgRequest struct {
 
 func (x *GetOrgRequest) Reset() {
 	*x = GetOrgRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[43]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2520,7 +2690,7 @@ func (x *GetOrgRequest) String() string {
 func (*GetOrgRequest) ProtoMessage() {}
 
 func (x *GetOrgRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[43]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2533,7 +2703,7 @@ func (x *GetOrgRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrgRequest.ProtoReflect.Descriptor instead.
 func (*GetOrgRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{43}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{45}
 }
 
 type GetOrgResponse struct {
@@ -2545,7 +2715,7 @@ type GetOrgResponse struct {
 
 func (x *GetOrgResponse) Reset() {
 	*x = GetOrgResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[44]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2557,7 +2727,7 @@ func (x *GetOrgResponse) String() string {
 func (*GetOrgResponse) ProtoMessage() {}
 
 func (x *GetOrgResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[44]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2570,7 +2740,7 @@ func (x *GetOrgResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrgResponse.ProtoReflect.Descriptor instead.
 func (*GetOrgResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{44}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetOrgResponse) GetOrg() *Org {
@@ -2589,7 +2759,7 @@ type UpdateOrgRequest struct {
 
 func (x *UpdateOrgRequest) Reset() {
 	*x = UpdateOrgRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[45]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2601,7 +2771,7 @@ func (x *UpdateOrgRequest) String() string {
 func (*UpdateOrgRequest) ProtoMessage() {}
 
 func (x *UpdateOrgRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[45]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2614,7 +2784,7 @@ func (x *UpdateOrgRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOrgRequest.ProtoReflect.Descriptor instead.
 func (*UpdateOrgRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{45}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *UpdateOrgRequest) GetName() string {
@@ -2633,7 +2803,7 @@ type UpdateOrgResponse struct {
 
 func (x *UpdateOrgResponse) Reset() {
 	*x = UpdateOrgResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[46]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2645,7 +2815,7 @@ func (x *UpdateOrgResponse) String() string {
 func (*UpdateOrgResponse) ProtoMessage() {}
 
 func (x *UpdateOrgResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[46]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2658,7 +2828,7 @@ func (x *UpdateOrgResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOrgResponse.ProtoReflect.Descriptor instead.
 func (*UpdateOrgResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{46}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *UpdateOrgResponse) GetOrg() *Org {
@@ -2676,7 +2846,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[47]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2688,7 +2858,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[47]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2701,7 +2871,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{47}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{49}
 }
 
 type ListMembersResponse struct {
@@ -2713,7 +2883,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[48]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2725,7 +2895,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[48]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2738,7 +2908,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{48}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -2758,7 +2928,7 @@ type SetMemberRolesRequest struct {
 
 func (x *SetMemberRolesRequest) Reset() {
 	*x = SetMemberRolesRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[49]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2770,7 +2940,7 @@ func (x *SetMemberRolesRequest) String() string {
 func (*SetMemberRolesRequest) ProtoMessage() {}
 
 func (x *SetMemberRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[49]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2783,7 +2953,7 @@ func (x *SetMemberRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMemberRolesRequest.ProtoReflect.Descriptor instead.
 func (*SetMemberRolesRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{49}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *SetMemberRolesRequest) GetUserId() string {
@@ -2809,7 +2979,7 @@ type SetMemberRolesResponse struct {
 
 func (x *SetMemberRolesResponse) Reset() {
 	*x = SetMemberRolesResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[50]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2821,7 +2991,7 @@ func (x *SetMemberRolesResponse) String() string {
 func (*SetMemberRolesResponse) ProtoMessage() {}
 
 func (x *SetMemberRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[50]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2834,7 +3004,7 @@ func (x *SetMemberRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMemberRolesResponse.ProtoReflect.Descriptor instead.
 func (*SetMemberRolesResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{50}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *SetMemberRolesResponse) GetMember() *Member {
@@ -2853,7 +3023,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[51]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2865,7 +3035,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[51]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2878,7 +3048,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{51}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RemoveMemberRequest) GetUserId() string {
@@ -2896,7 +3066,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[52]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2908,7 +3078,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[52]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2921,7 +3091,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{52}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{54}
 }
 
 type CreateInvitationRequest struct {
@@ -2934,7 +3104,7 @@ type CreateInvitationRequest struct {
 
 func (x *CreateInvitationRequest) Reset() {
 	*x = CreateInvitationRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[53]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2946,7 +3116,7 @@ func (x *CreateInvitationRequest) String() string {
 func (*CreateInvitationRequest) ProtoMessage() {}
 
 func (x *CreateInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[53]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2959,7 +3129,7 @@ func (x *CreateInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvitationRequest.ProtoReflect.Descriptor instead.
 func (*CreateInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{53}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *CreateInvitationRequest) GetEmail() string {
@@ -2986,7 +3156,7 @@ type CreateInvitationResponse struct {
 
 func (x *CreateInvitationResponse) Reset() {
 	*x = CreateInvitationResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[54]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2998,7 +3168,7 @@ func (x *CreateInvitationResponse) String() string {
 func (*CreateInvitationResponse) ProtoMessage() {}
 
 func (x *CreateInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[54]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3011,7 +3181,7 @@ func (x *CreateInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvitationResponse.ProtoReflect.Descriptor instead.
 func (*CreateInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{54}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *CreateInvitationResponse) GetInvitation() *Invitation {
@@ -3036,7 +3206,7 @@ type ListInvitationsRequest struct {
 
 func (x *ListInvitationsRequest) Reset() {
 	*x = ListInvitationsRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[55]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3048,7 +3218,7 @@ func (x *ListInvitationsRequest) String() string {
 func (*ListInvitationsRequest) ProtoMessage() {}
 
 func (x *ListInvitationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[55]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3061,7 +3231,7 @@ func (x *ListInvitationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvitationsRequest.ProtoReflect.Descriptor instead.
 func (*ListInvitationsRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{55}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{57}
 }
 
 type ListInvitationsResponse struct {
@@ -3073,7 +3243,7 @@ type ListInvitationsResponse struct {
 
 func (x *ListInvitationsResponse) Reset() {
 	*x = ListInvitationsResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[56]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3085,7 +3255,7 @@ func (x *ListInvitationsResponse) String() string {
 func (*ListInvitationsResponse) ProtoMessage() {}
 
 func (x *ListInvitationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[56]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3098,7 +3268,7 @@ func (x *ListInvitationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvitationsResponse.ProtoReflect.Descriptor instead.
 func (*ListInvitationsResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{56}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListInvitationsResponse) GetInvitations() []*Invitation {
@@ -3117,7 +3287,7 @@ type RevokeInvitationRequest struct {
 
 func (x *RevokeInvitationRequest) Reset() {
 	*x = RevokeInvitationRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[57]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3129,7 +3299,7 @@ func (x *RevokeInvitationRequest) String() string {
 func (*RevokeInvitationRequest) ProtoMessage() {}
 
 func (x *RevokeInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[57]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3142,7 +3312,7 @@ func (x *RevokeInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeInvitationRequest.ProtoReflect.Descriptor instead.
 func (*RevokeInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{57}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *RevokeInvitationRequest) GetInvitationId() string {
@@ -3160,7 +3330,7 @@ type RevokeInvitationResponse struct {
 
 func (x *RevokeInvitationResponse) Reset() {
 	*x = RevokeInvitationResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[58]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3172,7 +3342,7 @@ func (x *RevokeInvitationResponse) String() string {
 func (*RevokeInvitationResponse) ProtoMessage() {}
 
 func (x *RevokeInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[58]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3185,7 +3355,7 @@ func (x *RevokeInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeInvitationResponse.ProtoReflect.Descriptor instead.
 func (*RevokeInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{58}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{60}
 }
 
 type ListRolesRequest struct {
@@ -3196,7 +3366,7 @@ type ListRolesRequest struct {
 
 func (x *ListRolesRequest) Reset() {
 	*x = ListRolesRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[59]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3208,7 +3378,7 @@ func (x *ListRolesRequest) String() string {
 func (*ListRolesRequest) ProtoMessage() {}
 
 func (x *ListRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[59]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3221,7 +3391,7 @@ func (x *ListRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRolesRequest.ProtoReflect.Descriptor instead.
 func (*ListRolesRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{59}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{61}
 }
 
 type ListRolesResponse struct {
@@ -3233,7 +3403,7 @@ type ListRolesResponse struct {
 
 func (x *ListRolesResponse) Reset() {
 	*x = ListRolesResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[60]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3245,7 +3415,7 @@ func (x *ListRolesResponse) String() string {
 func (*ListRolesResponse) ProtoMessage() {}
 
 func (x *ListRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[60]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3258,7 +3428,7 @@ func (x *ListRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRolesResponse.ProtoReflect.Descriptor instead.
 func (*ListRolesResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{60}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ListRolesResponse) GetRoles() []*Role {
@@ -3278,7 +3448,7 @@ type CreateRoleRequest struct {
 
 func (x *CreateRoleRequest) Reset() {
 	*x = CreateRoleRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[61]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3290,7 +3460,7 @@ func (x *CreateRoleRequest) String() string {
 func (*CreateRoleRequest) ProtoMessage() {}
 
 func (x *CreateRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[61]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3303,7 +3473,7 @@ func (x *CreateRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoleRequest.ProtoReflect.Descriptor instead.
 func (*CreateRoleRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{61}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *CreateRoleRequest) GetName() string {
@@ -3329,7 +3499,7 @@ type CreateRoleResponse struct {
 
 func (x *CreateRoleResponse) Reset() {
 	*x = CreateRoleResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[62]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3341,7 +3511,7 @@ func (x *CreateRoleResponse) String() string {
 func (*CreateRoleResponse) ProtoMessage() {}
 
 func (x *CreateRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[62]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3354,7 +3524,7 @@ func (x *CreateRoleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoleResponse.ProtoReflect.Descriptor instead.
 func (*CreateRoleResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{62}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *CreateRoleResponse) GetRole() *Role {
@@ -3374,7 +3544,7 @@ type UpdateRoleRequest struct {
 
 func (x *UpdateRoleRequest) Reset() {
 	*x = UpdateRoleRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[63]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3386,7 +3556,7 @@ func (x *UpdateRoleRequest) String() string {
 func (*UpdateRoleRequest) ProtoMessage() {}
 
 func (x *UpdateRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[63]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3399,7 +3569,7 @@ func (x *UpdateRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRoleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRoleRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{63}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *UpdateRoleRequest) GetRoleId() string {
@@ -3425,7 +3595,7 @@ type UpdateRoleResponse struct {
 
 func (x *UpdateRoleResponse) Reset() {
 	*x = UpdateRoleResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[64]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3437,7 +3607,7 @@ func (x *UpdateRoleResponse) String() string {
 func (*UpdateRoleResponse) ProtoMessage() {}
 
 func (x *UpdateRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[64]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3450,7 +3620,7 @@ func (x *UpdateRoleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRoleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRoleResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{64}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *UpdateRoleResponse) GetRole() *Role {
@@ -3469,7 +3639,7 @@ type DeleteRoleRequest struct {
 
 func (x *DeleteRoleRequest) Reset() {
 	*x = DeleteRoleRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[65]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3481,7 +3651,7 @@ func (x *DeleteRoleRequest) String() string {
 func (*DeleteRoleRequest) ProtoMessage() {}
 
 func (x *DeleteRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[65]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3494,7 +3664,7 @@ func (x *DeleteRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRoleRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{65}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *DeleteRoleRequest) GetRoleId() string {
@@ -3512,7 +3682,7 @@ type DeleteRoleResponse struct {
 
 func (x *DeleteRoleResponse) Reset() {
 	*x = DeleteRoleResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[66]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3524,7 +3694,7 @@ func (x *DeleteRoleResponse) String() string {
 func (*DeleteRoleResponse) ProtoMessage() {}
 
 func (x *DeleteRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[66]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3537,7 +3707,751 @@ func (x *DeleteRoleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRoleResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{66}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{68}
+}
+
+type CreateGroupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateGroupRequest) Reset() {
+	*x = CreateGroupRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateGroupRequest) ProtoMessage() {}
+
+func (x *CreateGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateGroupRequest.ProtoReflect.Descriptor instead.
+func (*CreateGroupRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *CreateGroupRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateGroupRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+type CreateGroupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         *Group                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateGroupResponse) Reset() {
+	*x = CreateGroupResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateGroupResponse) ProtoMessage() {}
+
+func (x *CreateGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateGroupResponse.ProtoReflect.Descriptor instead.
+func (*CreateGroupResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *CreateGroupResponse) GetGroup() *Group {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+type ListGroupsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGroupsRequest) Reset() {
+	*x = ListGroupsRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGroupsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGroupsRequest) ProtoMessage() {}
+
+func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGroupsRequest.ProtoReflect.Descriptor instead.
+func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{71}
+}
+
+type ListGroupsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Groups        []*Group               `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGroupsResponse) Reset() {
+	*x = ListGroupsResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGroupsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGroupsResponse) ProtoMessage() {}
+
+func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGroupsResponse.ProtoReflect.Descriptor instead.
+func (*ListGroupsResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *ListGroupsResponse) GetGroups() []*Group {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+type GetGroupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       string                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGroupRequest) Reset() {
+	*x = GetGroupRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGroupRequest) ProtoMessage() {}
+
+func (x *GetGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGroupRequest.ProtoReflect.Descriptor instead.
+func (*GetGroupRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *GetGroupRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+type GetGroupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         *Group                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Members       []*GroupMember         `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGroupResponse) Reset() {
+	*x = GetGroupResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGroupResponse) ProtoMessage() {}
+
+func (x *GetGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGroupResponse.ProtoReflect.Descriptor instead.
+func (*GetGroupResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *GetGroupResponse) GetGroup() *Group {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+func (x *GetGroupResponse) GetMembers() []*GroupMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+type UpdateGroupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       string                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Name          *string                `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	Description   *string                `protobuf:"bytes,3,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateGroupRequest) Reset() {
+	*x = UpdateGroupRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateGroupRequest) ProtoMessage() {}
+
+func (x *UpdateGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateGroupRequest.ProtoReflect.Descriptor instead.
+func (*UpdateGroupRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *UpdateGroupRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+func (x *UpdateGroupRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateGroupRequest) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+type UpdateGroupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         *Group                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateGroupResponse) Reset() {
+	*x = UpdateGroupResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateGroupResponse) ProtoMessage() {}
+
+func (x *UpdateGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateGroupResponse.ProtoReflect.Descriptor instead.
+func (*UpdateGroupResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *UpdateGroupResponse) GetGroup() *Group {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+type DeleteGroupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       string                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteGroupRequest) Reset() {
+	*x = DeleteGroupRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteGroupRequest) ProtoMessage() {}
+
+func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteGroupRequest.ProtoReflect.Descriptor instead.
+func (*DeleteGroupRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *DeleteGroupRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+type DeleteGroupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteGroupResponse) Reset() {
+	*x = DeleteGroupResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteGroupResponse) ProtoMessage() {}
+
+func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteGroupResponse.ProtoReflect.Descriptor instead.
+func (*DeleteGroupResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{78}
+}
+
+type AddGroupMemberRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       string                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"` // a member of the org
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddGroupMemberRequest) Reset() {
+	*x = AddGroupMemberRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddGroupMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddGroupMemberRequest) ProtoMessage() {}
+
+func (x *AddGroupMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddGroupMemberRequest.ProtoReflect.Descriptor instead.
+func (*AddGroupMemberRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *AddGroupMemberRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+func (x *AddGroupMemberRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type AddGroupMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         *Group                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddGroupMemberResponse) Reset() {
+	*x = AddGroupMemberResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddGroupMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddGroupMemberResponse) ProtoMessage() {}
+
+func (x *AddGroupMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddGroupMemberResponse.ProtoReflect.Descriptor instead.
+func (*AddGroupMemberResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *AddGroupMemberResponse) GetGroup() *Group {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+type RemoveGroupMemberRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       string                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveGroupMemberRequest) Reset() {
+	*x = RemoveGroupMemberRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveGroupMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveGroupMemberRequest) ProtoMessage() {}
+
+func (x *RemoveGroupMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveGroupMemberRequest.ProtoReflect.Descriptor instead.
+func (*RemoveGroupMemberRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *RemoveGroupMemberRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+func (x *RemoveGroupMemberRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type RemoveGroupMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         *Group                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveGroupMemberResponse) Reset() {
+	*x = RemoveGroupMemberResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveGroupMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveGroupMemberResponse) ProtoMessage() {}
+
+func (x *RemoveGroupMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveGroupMemberResponse.ProtoReflect.Descriptor instead.
+func (*RemoveGroupMemberResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *RemoveGroupMemberResponse) GetGroup() *Group {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+type SetGroupRolesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       string                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Roles         []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"` // role names; replaces the group's roles
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetGroupRolesRequest) Reset() {
+	*x = SetGroupRolesRequest{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetGroupRolesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetGroupRolesRequest) ProtoMessage() {}
+
+func (x *SetGroupRolesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetGroupRolesRequest.ProtoReflect.Descriptor instead.
+func (*SetGroupRolesRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *SetGroupRolesRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+func (x *SetGroupRolesRequest) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+type SetGroupRolesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         *Group                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetGroupRolesResponse) Reset() {
+	*x = SetGroupRolesResponse{}
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetGroupRolesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetGroupRolesResponse) ProtoMessage() {}
+
+func (x *SetGroupRolesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetGroupRolesResponse.ProtoReflect.Descriptor instead.
+func (*SetGroupRolesResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *SetGroupRolesResponse) GetGroup() *Group {
+	if x != nil {
+		return x.Group
+	}
+	return nil
 }
 
 type CreateApiKeyRequest struct {
@@ -3551,7 +4465,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[67]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3563,7 +4477,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[67]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3576,7 +4490,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{67}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *CreateApiKeyRequest) GetName() string {
@@ -3610,7 +4524,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[68]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3622,7 +4536,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[68]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3635,7 +4549,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{68}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -3660,7 +4574,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[69]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3672,7 +4586,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[69]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3685,7 +4599,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{69}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{87}
 }
 
 type ListApiKeysResponse struct {
@@ -3697,7 +4611,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[70]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3709,7 +4623,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[70]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3722,7 +4636,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{70}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -3741,7 +4655,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[71]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3753,7 +4667,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[71]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3766,7 +4680,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{71}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *RevokeApiKeyRequest) GetApiKeyId() string {
@@ -3784,7 +4698,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[72]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3796,7 +4710,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[72]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3809,7 +4723,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{72}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{90}
 }
 
 type CreateBotRequest struct {
@@ -3823,7 +4737,7 @@ type CreateBotRequest struct {
 
 func (x *CreateBotRequest) Reset() {
 	*x = CreateBotRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[73]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3835,7 +4749,7 @@ func (x *CreateBotRequest) String() string {
 func (*CreateBotRequest) ProtoMessage() {}
 
 func (x *CreateBotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[73]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3848,7 +4762,7 @@ func (x *CreateBotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBotRequest.ProtoReflect.Descriptor instead.
 func (*CreateBotRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{73}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *CreateBotRequest) GetName() string {
@@ -3881,7 +4795,7 @@ type CreateBotResponse struct {
 
 func (x *CreateBotResponse) Reset() {
 	*x = CreateBotResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[74]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3893,7 +4807,7 @@ func (x *CreateBotResponse) String() string {
 func (*CreateBotResponse) ProtoMessage() {}
 
 func (x *CreateBotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[74]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3906,7 +4820,7 @@ func (x *CreateBotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBotResponse.ProtoReflect.Descriptor instead.
 func (*CreateBotResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{74}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *CreateBotResponse) GetBot() *Bot {
@@ -3927,7 +4841,7 @@ type GetBotRequest struct {
 
 func (x *GetBotRequest) Reset() {
 	*x = GetBotRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[75]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3939,7 +4853,7 @@ func (x *GetBotRequest) String() string {
 func (*GetBotRequest) ProtoMessage() {}
 
 func (x *GetBotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[75]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3952,7 +4866,7 @@ func (x *GetBotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBotRequest.ProtoReflect.Descriptor instead.
 func (*GetBotRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{75}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *GetBotRequest) GetBotId() string {
@@ -3978,7 +4892,7 @@ type GetBotResponse struct {
 
 func (x *GetBotResponse) Reset() {
 	*x = GetBotResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[76]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3990,7 +4904,7 @@ func (x *GetBotResponse) String() string {
 func (*GetBotResponse) ProtoMessage() {}
 
 func (x *GetBotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[76]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4003,7 +4917,7 @@ func (x *GetBotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBotResponse.ProtoReflect.Descriptor instead.
 func (*GetBotResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{76}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *GetBotResponse) GetBot() *Bot {
@@ -4023,7 +4937,7 @@ type ListBotsRequest struct {
 
 func (x *ListBotsRequest) Reset() {
 	*x = ListBotsRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[77]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4035,7 +4949,7 @@ func (x *ListBotsRequest) String() string {
 func (*ListBotsRequest) ProtoMessage() {}
 
 func (x *ListBotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[77]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4048,7 +4962,7 @@ func (x *ListBotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBotsRequest.ProtoReflect.Descriptor instead.
 func (*ListBotsRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{77}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ListBotsRequest) GetPageSize() int32 {
@@ -4075,7 +4989,7 @@ type ListBotsResponse struct {
 
 func (x *ListBotsResponse) Reset() {
 	*x = ListBotsResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[78]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4087,7 +5001,7 @@ func (x *ListBotsResponse) String() string {
 func (*ListBotsResponse) ProtoMessage() {}
 
 func (x *ListBotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[78]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4100,7 +5014,7 @@ func (x *ListBotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBotsResponse.ProtoReflect.Descriptor instead.
 func (*ListBotsResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{78}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *ListBotsResponse) GetBots() []*Bot {
@@ -4129,7 +5043,7 @@ type UpdateBotRequest struct {
 
 func (x *UpdateBotRequest) Reset() {
 	*x = UpdateBotRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[79]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4141,7 +5055,7 @@ func (x *UpdateBotRequest) String() string {
 func (*UpdateBotRequest) ProtoMessage() {}
 
 func (x *UpdateBotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[79]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4154,7 +5068,7 @@ func (x *UpdateBotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBotRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBotRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{79}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *UpdateBotRequest) GetBotId() string {
@@ -4194,7 +5108,7 @@ type UpdateBotResponse struct {
 
 func (x *UpdateBotResponse) Reset() {
 	*x = UpdateBotResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[80]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4206,7 +5120,7 @@ func (x *UpdateBotResponse) String() string {
 func (*UpdateBotResponse) ProtoMessage() {}
 
 func (x *UpdateBotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[80]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4219,7 +5133,7 @@ func (x *UpdateBotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBotResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBotResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{80}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *UpdateBotResponse) GetBot() *Bot {
@@ -4238,7 +5152,7 @@ type DeleteBotRequest struct {
 
 func (x *DeleteBotRequest) Reset() {
 	*x = DeleteBotRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[81]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4250,7 +5164,7 @@ func (x *DeleteBotRequest) String() string {
 func (*DeleteBotRequest) ProtoMessage() {}
 
 func (x *DeleteBotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[81]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4263,7 +5177,7 @@ func (x *DeleteBotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBotRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBotRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{81}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *DeleteBotRequest) GetBotId() string {
@@ -4281,7 +5195,7 @@ type DeleteBotResponse struct {
 
 func (x *DeleteBotResponse) Reset() {
 	*x = DeleteBotResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[82]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4293,7 +5207,7 @@ func (x *DeleteBotResponse) String() string {
 func (*DeleteBotResponse) ProtoMessage() {}
 
 func (x *DeleteBotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[82]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4306,7 +5220,7 @@ func (x *DeleteBotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBotResponse.ProtoReflect.Descriptor instead.
 func (*DeleteBotResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{82}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{100}
 }
 
 type EnsureBotRequest struct {
@@ -4321,7 +5235,7 @@ type EnsureBotRequest struct {
 
 func (x *EnsureBotRequest) Reset() {
 	*x = EnsureBotRequest{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[83]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4333,7 +5247,7 @@ func (x *EnsureBotRequest) String() string {
 func (*EnsureBotRequest) ProtoMessage() {}
 
 func (x *EnsureBotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[83]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4346,7 +5260,7 @@ func (x *EnsureBotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsureBotRequest.ProtoReflect.Descriptor instead.
 func (*EnsureBotRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{83}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *EnsureBotRequest) GetOrgId() string {
@@ -4387,7 +5301,7 @@ type EnsureBotResponse struct {
 
 func (x *EnsureBotResponse) Reset() {
 	*x = EnsureBotResponse{}
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[84]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4399,7 +5313,7 @@ func (x *EnsureBotResponse) String() string {
 func (*EnsureBotResponse) ProtoMessage() {}
 
 func (x *EnsureBotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auth_v1_auth_proto_msgTypes[84]
+	mi := &file_bot_auth_v1_auth_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4412,7 +5326,7 @@ func (x *EnsureBotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsureBotResponse.ProtoReflect.Descriptor instead.
 func (*EnsureBotResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{84}
+	return file_bot_auth_v1_auth_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *EnsureBotResponse) GetBot() *Bot {
@@ -4467,7 +5381,20 @@ const file_bot_auth_v1_auth_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
 	"\vpermissions\x18\x03 \x03(\tR\vpermissions\x12\x18\n" +
-	"\abuiltin\x18\x04 \x01(\bR\abuiltin\"\xf9\x01\n" +
+	"\abuiltin\x18\x04 \x01(\bR\abuiltin\"\xfc\x01\n" +
+	"\x05Group\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x14\n" +
+	"\x05roles\x18\x04 \x03(\tR\x05roles\x12!\n" +
+	"\fmember_count\x18\x05 \x01(\x05R\vmemberCount\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"k\n" +
+	"\vGroupMember\x12%\n" +
+	"\x04user\x18\x01 \x01(\v2\x11.bot.auth.v1.UserR\x04user\x125\n" +
+	"\badded_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aaddedAt\"\xf9\x01\n" +
 	"\n" +
 	"Invitation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -4604,10 +5531,13 @@ const file_bot_auth_v1_auth_proto_rawDesc = "" +
 	"\bidentity\x18\x01 \x01(\v2\x15.bot.auth.v1.IdentityR\bidentity\x12\x18\n" +
 	"\aallowed\x18\x02 \x01(\bR\aallowed\")\n" +
 	"\x0eGetUserRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"N\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"\xbf\x01\n" +
 	"\x0fGetUserResponse\x12%\n" +
 	"\x04user\x18\x01 \x01(\v2\x11.bot.auth.v1.UserR\x04user\x12\x14\n" +
-	"\x05roles\x18\x02 \x03(\tR\x05roles\":\n" +
+	"\x05roles\x18\x02 \x03(\tR\x05roles\x12!\n" +
+	"\fdirect_roles\x18\x03 \x03(\tR\vdirectRoles\x12 \n" +
+	"\vpermissions\x18\x04 \x03(\tR\vpermissions\x12*\n" +
+	"\x06groups\x18\x05 \x03(\v2\x12.bot.auth.v1.GroupR\x06groups\":\n" +
 	"\x10CreateOrgRequest\x12\x12\n" +
 	"\x04slug\x18\x01 \x01(\tR\x04slug\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"d\n" +
@@ -4661,7 +5591,46 @@ const file_bot_auth_v1_auth_proto_rawDesc = "" +
 	"\x04role\x18\x01 \x01(\v2\x11.bot.auth.v1.RoleR\x04role\",\n" +
 	"\x11DeleteRoleRequest\x12\x17\n" +
 	"\arole_id\x18\x01 \x01(\tR\x06roleId\"\x14\n" +
-	"\x12DeleteRoleResponse\"j\n" +
+	"\x12DeleteRoleResponse\"J\n" +
+	"\x12CreateGroupRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\"?\n" +
+	"\x13CreateGroupResponse\x12(\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.bot.auth.v1.GroupR\x05group\"\x13\n" +
+	"\x11ListGroupsRequest\"@\n" +
+	"\x12ListGroupsResponse\x12*\n" +
+	"\x06groups\x18\x01 \x03(\v2\x12.bot.auth.v1.GroupR\x06groups\",\n" +
+	"\x0fGetGroupRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\tR\agroupId\"p\n" +
+	"\x10GetGroupResponse\x12(\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.bot.auth.v1.GroupR\x05group\x122\n" +
+	"\amembers\x18\x02 \x03(\v2\x18.bot.auth.v1.GroupMemberR\amembers\"\x88\x01\n" +
+	"\x12UpdateGroupRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x03 \x01(\tH\x01R\vdescription\x88\x01\x01B\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_description\"?\n" +
+	"\x13UpdateGroupResponse\x12(\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.bot.auth.v1.GroupR\x05group\"/\n" +
+	"\x12DeleteGroupRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\tR\agroupId\"\x15\n" +
+	"\x13DeleteGroupResponse\"K\n" +
+	"\x15AddGroupMemberRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"B\n" +
+	"\x16AddGroupMemberResponse\x12(\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.bot.auth.v1.GroupR\x05group\"N\n" +
+	"\x18RemoveGroupMemberRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"E\n" +
+	"\x19RemoveGroupMemberResponse\x12(\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.bot.auth.v1.GroupR\x05group\"G\n" +
+	"\x14SetGroupRolesRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12\x14\n" +
+	"\x05roles\x18\x02 \x03(\tR\x05roles\"A\n" +
+	"\x15SetGroupRolesResponse\x12(\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.bot.auth.v1.GroupR\x05group\"j\n" +
 	"\x13CreateApiKeyRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vpermissions\x18\x02 \x03(\tR\vpermissions\x12\x1d\n" +
@@ -4715,7 +5684,7 @@ const file_bot_auth_v1_auth_proto_rawDesc = "" +
 	"\x06public\x18\x04 \x01(\bR\x06public\"Q\n" +
 	"\x11EnsureBotResponse\x12\"\n" +
 	"\x03bot\x18\x01 \x01(\v2\x10.bot.auth.v1.BotR\x03bot\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated2\xc3\x17\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated2\xe8\x1c\n" +
 	"\vAuthService\x12>\n" +
 	"\x05Login\x12\x19.bot.auth.v1.LoginRequest\x1a\x1a.bot.auth.v1.LoginResponse\x12D\n" +
 	"\aRefresh\x12\x1b.bot.auth.v1.RefreshRequest\x1a\x1c.bot.auth.v1.RefreshResponse\x12A\n" +
@@ -4745,7 +5714,16 @@ const file_bot_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"UpdateRole\x12\x1e.bot.auth.v1.UpdateRoleRequest\x1a\x1f.bot.auth.v1.UpdateRoleResponse\x12M\n" +
 	"\n" +
-	"DeleteRole\x12\x1e.bot.auth.v1.DeleteRoleRequest\x1a\x1f.bot.auth.v1.DeleteRoleResponse\x12S\n" +
+	"DeleteRole\x12\x1e.bot.auth.v1.DeleteRoleRequest\x1a\x1f.bot.auth.v1.DeleteRoleResponse\x12P\n" +
+	"\vCreateGroup\x12\x1f.bot.auth.v1.CreateGroupRequest\x1a .bot.auth.v1.CreateGroupResponse\x12M\n" +
+	"\n" +
+	"ListGroups\x12\x1e.bot.auth.v1.ListGroupsRequest\x1a\x1f.bot.auth.v1.ListGroupsResponse\x12G\n" +
+	"\bGetGroup\x12\x1c.bot.auth.v1.GetGroupRequest\x1a\x1d.bot.auth.v1.GetGroupResponse\x12P\n" +
+	"\vUpdateGroup\x12\x1f.bot.auth.v1.UpdateGroupRequest\x1a .bot.auth.v1.UpdateGroupResponse\x12P\n" +
+	"\vDeleteGroup\x12\x1f.bot.auth.v1.DeleteGroupRequest\x1a .bot.auth.v1.DeleteGroupResponse\x12Y\n" +
+	"\x0eAddGroupMember\x12\".bot.auth.v1.AddGroupMemberRequest\x1a#.bot.auth.v1.AddGroupMemberResponse\x12b\n" +
+	"\x11RemoveGroupMember\x12%.bot.auth.v1.RemoveGroupMemberRequest\x1a&.bot.auth.v1.RemoveGroupMemberResponse\x12V\n" +
+	"\rSetGroupRoles\x12!.bot.auth.v1.SetGroupRolesRequest\x1a\".bot.auth.v1.SetGroupRolesResponse\x12S\n" +
 	"\fCreateApiKey\x12 .bot.auth.v1.CreateApiKeyRequest\x1a!.bot.auth.v1.CreateApiKeyResponse\x12P\n" +
 	"\vListApiKeys\x12\x1f.bot.auth.v1.ListApiKeysRequest\x1a .bot.auth.v1.ListApiKeysResponse\x12S\n" +
 	"\fRevokeApiKey\x12 .bot.auth.v1.RevokeApiKeyRequest\x1a!.bot.auth.v1.RevokeApiKeyResponse\x12J\n" +
@@ -4772,7 +5750,7 @@ func file_bot_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_bot_auth_v1_auth_proto_rawDescData
 }
 
-var file_bot_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
+var file_bot_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 103)
 var file_bot_auth_v1_auth_proto_goTypes = []any{
 	(*Tokens)(nil),                       // 0: bot.auth.v1.Tokens
 	(*User)(nil),                         // 1: bot.auth.v1.User
@@ -4780,215 +5758,262 @@ var file_bot_auth_v1_auth_proto_goTypes = []any{
 	(*Membership)(nil),                   // 3: bot.auth.v1.Membership
 	(*Member)(nil),                       // 4: bot.auth.v1.Member
 	(*Role)(nil),                         // 5: bot.auth.v1.Role
-	(*Invitation)(nil),                   // 6: bot.auth.v1.Invitation
-	(*ApiKey)(nil),                       // 7: bot.auth.v1.ApiKey
-	(*Bot)(nil),                          // 8: bot.auth.v1.Bot
-	(*Identity)(nil),                     // 9: bot.auth.v1.Identity
-	(*LoginRequest)(nil),                 // 10: bot.auth.v1.LoginRequest
-	(*LoginResponse)(nil),                // 11: bot.auth.v1.LoginResponse
-	(*RefreshRequest)(nil),               // 12: bot.auth.v1.RefreshRequest
-	(*RefreshResponse)(nil),              // 13: bot.auth.v1.RefreshResponse
-	(*LogoutRequest)(nil),                // 14: bot.auth.v1.LogoutRequest
-	(*LogoutResponse)(nil),               // 15: bot.auth.v1.LogoutResponse
-	(*ExchangeApiKeyRequest)(nil),        // 16: bot.auth.v1.ExchangeApiKeyRequest
-	(*ExchangeApiKeyResponse)(nil),       // 17: bot.auth.v1.ExchangeApiKeyResponse
-	(*CreateVisitorSessionRequest)(nil),  // 18: bot.auth.v1.CreateVisitorSessionRequest
-	(*CreateVisitorSessionResponse)(nil), // 19: bot.auth.v1.CreateVisitorSessionResponse
-	(*GetJwksRequest)(nil),               // 20: bot.auth.v1.GetJwksRequest
-	(*GetJwksResponse)(nil),              // 21: bot.auth.v1.GetJwksResponse
-	(*StartOidcRequest)(nil),             // 22: bot.auth.v1.StartOidcRequest
-	(*StartOidcResponse)(nil),            // 23: bot.auth.v1.StartOidcResponse
-	(*FinishOidcRequest)(nil),            // 24: bot.auth.v1.FinishOidcRequest
-	(*FinishOidcResponse)(nil),           // 25: bot.auth.v1.FinishOidcResponse
-	(*OidcProvider)(nil),                 // 26: bot.auth.v1.OidcProvider
-	(*GetOidcProviderRequest)(nil),       // 27: bot.auth.v1.GetOidcProviderRequest
-	(*GetOidcProviderResponse)(nil),      // 28: bot.auth.v1.GetOidcProviderResponse
-	(*SetOidcProviderRequest)(nil),       // 29: bot.auth.v1.SetOidcProviderRequest
-	(*SetOidcProviderResponse)(nil),      // 30: bot.auth.v1.SetOidcProviderResponse
-	(*DeleteOidcProviderRequest)(nil),    // 31: bot.auth.v1.DeleteOidcProviderRequest
-	(*DeleteOidcProviderResponse)(nil),   // 32: bot.auth.v1.DeleteOidcProviderResponse
-	(*AcceptInvitationRequest)(nil),      // 33: bot.auth.v1.AcceptInvitationRequest
-	(*AcceptInvitationResponse)(nil),     // 34: bot.auth.v1.AcceptInvitationResponse
-	(*GetMeRequest)(nil),                 // 35: bot.auth.v1.GetMeRequest
-	(*GetMeResponse)(nil),                // 36: bot.auth.v1.GetMeResponse
-	(*AuthorizeRequest)(nil),             // 37: bot.auth.v1.AuthorizeRequest
-	(*AuthorizeResponse)(nil),            // 38: bot.auth.v1.AuthorizeResponse
-	(*GetUserRequest)(nil),               // 39: bot.auth.v1.GetUserRequest
-	(*GetUserResponse)(nil),              // 40: bot.auth.v1.GetUserResponse
-	(*CreateOrgRequest)(nil),             // 41: bot.auth.v1.CreateOrgRequest
-	(*CreateOrgResponse)(nil),            // 42: bot.auth.v1.CreateOrgResponse
-	(*GetOrgRequest)(nil),                // 43: bot.auth.v1.GetOrgRequest
-	(*GetOrgResponse)(nil),               // 44: bot.auth.v1.GetOrgResponse
-	(*UpdateOrgRequest)(nil),             // 45: bot.auth.v1.UpdateOrgRequest
-	(*UpdateOrgResponse)(nil),            // 46: bot.auth.v1.UpdateOrgResponse
-	(*ListMembersRequest)(nil),           // 47: bot.auth.v1.ListMembersRequest
-	(*ListMembersResponse)(nil),          // 48: bot.auth.v1.ListMembersResponse
-	(*SetMemberRolesRequest)(nil),        // 49: bot.auth.v1.SetMemberRolesRequest
-	(*SetMemberRolesResponse)(nil),       // 50: bot.auth.v1.SetMemberRolesResponse
-	(*RemoveMemberRequest)(nil),          // 51: bot.auth.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),         // 52: bot.auth.v1.RemoveMemberResponse
-	(*CreateInvitationRequest)(nil),      // 53: bot.auth.v1.CreateInvitationRequest
-	(*CreateInvitationResponse)(nil),     // 54: bot.auth.v1.CreateInvitationResponse
-	(*ListInvitationsRequest)(nil),       // 55: bot.auth.v1.ListInvitationsRequest
-	(*ListInvitationsResponse)(nil),      // 56: bot.auth.v1.ListInvitationsResponse
-	(*RevokeInvitationRequest)(nil),      // 57: bot.auth.v1.RevokeInvitationRequest
-	(*RevokeInvitationResponse)(nil),     // 58: bot.auth.v1.RevokeInvitationResponse
-	(*ListRolesRequest)(nil),             // 59: bot.auth.v1.ListRolesRequest
-	(*ListRolesResponse)(nil),            // 60: bot.auth.v1.ListRolesResponse
-	(*CreateRoleRequest)(nil),            // 61: bot.auth.v1.CreateRoleRequest
-	(*CreateRoleResponse)(nil),           // 62: bot.auth.v1.CreateRoleResponse
-	(*UpdateRoleRequest)(nil),            // 63: bot.auth.v1.UpdateRoleRequest
-	(*UpdateRoleResponse)(nil),           // 64: bot.auth.v1.UpdateRoleResponse
-	(*DeleteRoleRequest)(nil),            // 65: bot.auth.v1.DeleteRoleRequest
-	(*DeleteRoleResponse)(nil),           // 66: bot.auth.v1.DeleteRoleResponse
-	(*CreateApiKeyRequest)(nil),          // 67: bot.auth.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),         // 68: bot.auth.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),           // 69: bot.auth.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),          // 70: bot.auth.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),          // 71: bot.auth.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),         // 72: bot.auth.v1.RevokeApiKeyResponse
-	(*CreateBotRequest)(nil),             // 73: bot.auth.v1.CreateBotRequest
-	(*CreateBotResponse)(nil),            // 74: bot.auth.v1.CreateBotResponse
-	(*GetBotRequest)(nil),                // 75: bot.auth.v1.GetBotRequest
-	(*GetBotResponse)(nil),               // 76: bot.auth.v1.GetBotResponse
-	(*ListBotsRequest)(nil),              // 77: bot.auth.v1.ListBotsRequest
-	(*ListBotsResponse)(nil),             // 78: bot.auth.v1.ListBotsResponse
-	(*UpdateBotRequest)(nil),             // 79: bot.auth.v1.UpdateBotRequest
-	(*UpdateBotResponse)(nil),            // 80: bot.auth.v1.UpdateBotResponse
-	(*DeleteBotRequest)(nil),             // 81: bot.auth.v1.DeleteBotRequest
-	(*DeleteBotResponse)(nil),            // 82: bot.auth.v1.DeleteBotResponse
-	(*EnsureBotRequest)(nil),             // 83: bot.auth.v1.EnsureBotRequest
-	(*EnsureBotResponse)(nil),            // 84: bot.auth.v1.EnsureBotResponse
-	(*timestamppb.Timestamp)(nil),        // 85: google.protobuf.Timestamp
+	(*Group)(nil),                        // 6: bot.auth.v1.Group
+	(*GroupMember)(nil),                  // 7: bot.auth.v1.GroupMember
+	(*Invitation)(nil),                   // 8: bot.auth.v1.Invitation
+	(*ApiKey)(nil),                       // 9: bot.auth.v1.ApiKey
+	(*Bot)(nil),                          // 10: bot.auth.v1.Bot
+	(*Identity)(nil),                     // 11: bot.auth.v1.Identity
+	(*LoginRequest)(nil),                 // 12: bot.auth.v1.LoginRequest
+	(*LoginResponse)(nil),                // 13: bot.auth.v1.LoginResponse
+	(*RefreshRequest)(nil),               // 14: bot.auth.v1.RefreshRequest
+	(*RefreshResponse)(nil),              // 15: bot.auth.v1.RefreshResponse
+	(*LogoutRequest)(nil),                // 16: bot.auth.v1.LogoutRequest
+	(*LogoutResponse)(nil),               // 17: bot.auth.v1.LogoutResponse
+	(*ExchangeApiKeyRequest)(nil),        // 18: bot.auth.v1.ExchangeApiKeyRequest
+	(*ExchangeApiKeyResponse)(nil),       // 19: bot.auth.v1.ExchangeApiKeyResponse
+	(*CreateVisitorSessionRequest)(nil),  // 20: bot.auth.v1.CreateVisitorSessionRequest
+	(*CreateVisitorSessionResponse)(nil), // 21: bot.auth.v1.CreateVisitorSessionResponse
+	(*GetJwksRequest)(nil),               // 22: bot.auth.v1.GetJwksRequest
+	(*GetJwksResponse)(nil),              // 23: bot.auth.v1.GetJwksResponse
+	(*StartOidcRequest)(nil),             // 24: bot.auth.v1.StartOidcRequest
+	(*StartOidcResponse)(nil),            // 25: bot.auth.v1.StartOidcResponse
+	(*FinishOidcRequest)(nil),            // 26: bot.auth.v1.FinishOidcRequest
+	(*FinishOidcResponse)(nil),           // 27: bot.auth.v1.FinishOidcResponse
+	(*OidcProvider)(nil),                 // 28: bot.auth.v1.OidcProvider
+	(*GetOidcProviderRequest)(nil),       // 29: bot.auth.v1.GetOidcProviderRequest
+	(*GetOidcProviderResponse)(nil),      // 30: bot.auth.v1.GetOidcProviderResponse
+	(*SetOidcProviderRequest)(nil),       // 31: bot.auth.v1.SetOidcProviderRequest
+	(*SetOidcProviderResponse)(nil),      // 32: bot.auth.v1.SetOidcProviderResponse
+	(*DeleteOidcProviderRequest)(nil),    // 33: bot.auth.v1.DeleteOidcProviderRequest
+	(*DeleteOidcProviderResponse)(nil),   // 34: bot.auth.v1.DeleteOidcProviderResponse
+	(*AcceptInvitationRequest)(nil),      // 35: bot.auth.v1.AcceptInvitationRequest
+	(*AcceptInvitationResponse)(nil),     // 36: bot.auth.v1.AcceptInvitationResponse
+	(*GetMeRequest)(nil),                 // 37: bot.auth.v1.GetMeRequest
+	(*GetMeResponse)(nil),                // 38: bot.auth.v1.GetMeResponse
+	(*AuthorizeRequest)(nil),             // 39: bot.auth.v1.AuthorizeRequest
+	(*AuthorizeResponse)(nil),            // 40: bot.auth.v1.AuthorizeResponse
+	(*GetUserRequest)(nil),               // 41: bot.auth.v1.GetUserRequest
+	(*GetUserResponse)(nil),              // 42: bot.auth.v1.GetUserResponse
+	(*CreateOrgRequest)(nil),             // 43: bot.auth.v1.CreateOrgRequest
+	(*CreateOrgResponse)(nil),            // 44: bot.auth.v1.CreateOrgResponse
+	(*GetOrgRequest)(nil),                // 45: bot.auth.v1.GetOrgRequest
+	(*GetOrgResponse)(nil),               // 46: bot.auth.v1.GetOrgResponse
+	(*UpdateOrgRequest)(nil),             // 47: bot.auth.v1.UpdateOrgRequest
+	(*UpdateOrgResponse)(nil),            // 48: bot.auth.v1.UpdateOrgResponse
+	(*ListMembersRequest)(nil),           // 49: bot.auth.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),          // 50: bot.auth.v1.ListMembersResponse
+	(*SetMemberRolesRequest)(nil),        // 51: bot.auth.v1.SetMemberRolesRequest
+	(*SetMemberRolesResponse)(nil),       // 52: bot.auth.v1.SetMemberRolesResponse
+	(*RemoveMemberRequest)(nil),          // 53: bot.auth.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),         // 54: bot.auth.v1.RemoveMemberResponse
+	(*CreateInvitationRequest)(nil),      // 55: bot.auth.v1.CreateInvitationRequest
+	(*CreateInvitationResponse)(nil),     // 56: bot.auth.v1.CreateInvitationResponse
+	(*ListInvitationsRequest)(nil),       // 57: bot.auth.v1.ListInvitationsRequest
+	(*ListInvitationsResponse)(nil),      // 58: bot.auth.v1.ListInvitationsResponse
+	(*RevokeInvitationRequest)(nil),      // 59: bot.auth.v1.RevokeInvitationRequest
+	(*RevokeInvitationResponse)(nil),     // 60: bot.auth.v1.RevokeInvitationResponse
+	(*ListRolesRequest)(nil),             // 61: bot.auth.v1.ListRolesRequest
+	(*ListRolesResponse)(nil),            // 62: bot.auth.v1.ListRolesResponse
+	(*CreateRoleRequest)(nil),            // 63: bot.auth.v1.CreateRoleRequest
+	(*CreateRoleResponse)(nil),           // 64: bot.auth.v1.CreateRoleResponse
+	(*UpdateRoleRequest)(nil),            // 65: bot.auth.v1.UpdateRoleRequest
+	(*UpdateRoleResponse)(nil),           // 66: bot.auth.v1.UpdateRoleResponse
+	(*DeleteRoleRequest)(nil),            // 67: bot.auth.v1.DeleteRoleRequest
+	(*DeleteRoleResponse)(nil),           // 68: bot.auth.v1.DeleteRoleResponse
+	(*CreateGroupRequest)(nil),           // 69: bot.auth.v1.CreateGroupRequest
+	(*CreateGroupResponse)(nil),          // 70: bot.auth.v1.CreateGroupResponse
+	(*ListGroupsRequest)(nil),            // 71: bot.auth.v1.ListGroupsRequest
+	(*ListGroupsResponse)(nil),           // 72: bot.auth.v1.ListGroupsResponse
+	(*GetGroupRequest)(nil),              // 73: bot.auth.v1.GetGroupRequest
+	(*GetGroupResponse)(nil),             // 74: bot.auth.v1.GetGroupResponse
+	(*UpdateGroupRequest)(nil),           // 75: bot.auth.v1.UpdateGroupRequest
+	(*UpdateGroupResponse)(nil),          // 76: bot.auth.v1.UpdateGroupResponse
+	(*DeleteGroupRequest)(nil),           // 77: bot.auth.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),          // 78: bot.auth.v1.DeleteGroupResponse
+	(*AddGroupMemberRequest)(nil),        // 79: bot.auth.v1.AddGroupMemberRequest
+	(*AddGroupMemberResponse)(nil),       // 80: bot.auth.v1.AddGroupMemberResponse
+	(*RemoveGroupMemberRequest)(nil),     // 81: bot.auth.v1.RemoveGroupMemberRequest
+	(*RemoveGroupMemberResponse)(nil),    // 82: bot.auth.v1.RemoveGroupMemberResponse
+	(*SetGroupRolesRequest)(nil),         // 83: bot.auth.v1.SetGroupRolesRequest
+	(*SetGroupRolesResponse)(nil),        // 84: bot.auth.v1.SetGroupRolesResponse
+	(*CreateApiKeyRequest)(nil),          // 85: bot.auth.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),         // 86: bot.auth.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),           // 87: bot.auth.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),          // 88: bot.auth.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),          // 89: bot.auth.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),         // 90: bot.auth.v1.RevokeApiKeyResponse
+	(*CreateBotRequest)(nil),             // 91: bot.auth.v1.CreateBotRequest
+	(*CreateBotResponse)(nil),            // 92: bot.auth.v1.CreateBotResponse
+	(*GetBotRequest)(nil),                // 93: bot.auth.v1.GetBotRequest
+	(*GetBotResponse)(nil),               // 94: bot.auth.v1.GetBotResponse
+	(*ListBotsRequest)(nil),              // 95: bot.auth.v1.ListBotsRequest
+	(*ListBotsResponse)(nil),             // 96: bot.auth.v1.ListBotsResponse
+	(*UpdateBotRequest)(nil),             // 97: bot.auth.v1.UpdateBotRequest
+	(*UpdateBotResponse)(nil),            // 98: bot.auth.v1.UpdateBotResponse
+	(*DeleteBotRequest)(nil),             // 99: bot.auth.v1.DeleteBotRequest
+	(*DeleteBotResponse)(nil),            // 100: bot.auth.v1.DeleteBotResponse
+	(*EnsureBotRequest)(nil),             // 101: bot.auth.v1.EnsureBotRequest
+	(*EnsureBotResponse)(nil),            // 102: bot.auth.v1.EnsureBotResponse
+	(*timestamppb.Timestamp)(nil),        // 103: google.protobuf.Timestamp
 }
 var file_bot_auth_v1_auth_proto_depIdxs = []int32{
-	85, // 0: bot.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	85, // 1: bot.auth.v1.Org.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 2: bot.auth.v1.Membership.org:type_name -> bot.auth.v1.Org
-	1,  // 3: bot.auth.v1.Member.user:type_name -> bot.auth.v1.User
-	85, // 4: bot.auth.v1.Member.joined_at:type_name -> google.protobuf.Timestamp
-	85, // 5: bot.auth.v1.Invitation.expires_at:type_name -> google.protobuf.Timestamp
-	85, // 6: bot.auth.v1.Invitation.accepted_at:type_name -> google.protobuf.Timestamp
-	85, // 7: bot.auth.v1.Invitation.created_at:type_name -> google.protobuf.Timestamp
-	85, // 8: bot.auth.v1.ApiKey.expires_at:type_name -> google.protobuf.Timestamp
-	85, // 9: bot.auth.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
-	85, // 10: bot.auth.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
-	85, // 11: bot.auth.v1.Bot.created_at:type_name -> google.protobuf.Timestamp
-	85, // 12: bot.auth.v1.Bot.updated_at:type_name -> google.protobuf.Timestamp
-	0,  // 13: bot.auth.v1.LoginResponse.tokens:type_name -> bot.auth.v1.Tokens
-	1,  // 14: bot.auth.v1.LoginResponse.user:type_name -> bot.auth.v1.User
-	0,  // 15: bot.auth.v1.RefreshResponse.tokens:type_name -> bot.auth.v1.Tokens
-	0,  // 16: bot.auth.v1.ExchangeApiKeyResponse.tokens:type_name -> bot.auth.v1.Tokens
-	0,  // 17: bot.auth.v1.FinishOidcResponse.tokens:type_name -> bot.auth.v1.Tokens
-	1,  // 18: bot.auth.v1.FinishOidcResponse.user:type_name -> bot.auth.v1.User
-	85, // 19: bot.auth.v1.OidcProvider.updated_at:type_name -> google.protobuf.Timestamp
-	26, // 20: bot.auth.v1.GetOidcProviderResponse.provider:type_name -> bot.auth.v1.OidcProvider
-	26, // 21: bot.auth.v1.SetOidcProviderResponse.provider:type_name -> bot.auth.v1.OidcProvider
-	0,  // 22: bot.auth.v1.AcceptInvitationResponse.tokens:type_name -> bot.auth.v1.Tokens
-	1,  // 23: bot.auth.v1.AcceptInvitationResponse.user:type_name -> bot.auth.v1.User
-	9,  // 24: bot.auth.v1.GetMeResponse.identity:type_name -> bot.auth.v1.Identity
-	1,  // 25: bot.auth.v1.GetMeResponse.user:type_name -> bot.auth.v1.User
-	2,  // 26: bot.auth.v1.GetMeResponse.org:type_name -> bot.auth.v1.Org
-	3,  // 27: bot.auth.v1.GetMeResponse.memberships:type_name -> bot.auth.v1.Membership
-	9,  // 28: bot.auth.v1.AuthorizeResponse.identity:type_name -> bot.auth.v1.Identity
-	1,  // 29: bot.auth.v1.GetUserResponse.user:type_name -> bot.auth.v1.User
-	2,  // 30: bot.auth.v1.CreateOrgResponse.org:type_name -> bot.auth.v1.Org
-	0,  // 31: bot.auth.v1.CreateOrgResponse.tokens:type_name -> bot.auth.v1.Tokens
-	2,  // 32: bot.auth.v1.GetOrgResponse.org:type_name -> bot.auth.v1.Org
-	2,  // 33: bot.auth.v1.UpdateOrgResponse.org:type_name -> bot.auth.v1.Org
-	4,  // 34: bot.auth.v1.ListMembersResponse.members:type_name -> bot.auth.v1.Member
-	4,  // 35: bot.auth.v1.SetMemberRolesResponse.member:type_name -> bot.auth.v1.Member
-	6,  // 36: bot.auth.v1.CreateInvitationResponse.invitation:type_name -> bot.auth.v1.Invitation
-	6,  // 37: bot.auth.v1.ListInvitationsResponse.invitations:type_name -> bot.auth.v1.Invitation
-	5,  // 38: bot.auth.v1.ListRolesResponse.roles:type_name -> bot.auth.v1.Role
-	5,  // 39: bot.auth.v1.CreateRoleResponse.role:type_name -> bot.auth.v1.Role
-	5,  // 40: bot.auth.v1.UpdateRoleResponse.role:type_name -> bot.auth.v1.Role
-	7,  // 41: bot.auth.v1.CreateApiKeyResponse.api_key:type_name -> bot.auth.v1.ApiKey
-	7,  // 42: bot.auth.v1.ListApiKeysResponse.api_keys:type_name -> bot.auth.v1.ApiKey
-	8,  // 43: bot.auth.v1.CreateBotResponse.bot:type_name -> bot.auth.v1.Bot
-	8,  // 44: bot.auth.v1.GetBotResponse.bot:type_name -> bot.auth.v1.Bot
-	8,  // 45: bot.auth.v1.ListBotsResponse.bots:type_name -> bot.auth.v1.Bot
-	8,  // 46: bot.auth.v1.UpdateBotResponse.bot:type_name -> bot.auth.v1.Bot
-	8,  // 47: bot.auth.v1.EnsureBotResponse.bot:type_name -> bot.auth.v1.Bot
-	10, // 48: bot.auth.v1.AuthService.Login:input_type -> bot.auth.v1.LoginRequest
-	12, // 49: bot.auth.v1.AuthService.Refresh:input_type -> bot.auth.v1.RefreshRequest
-	14, // 50: bot.auth.v1.AuthService.Logout:input_type -> bot.auth.v1.LogoutRequest
-	16, // 51: bot.auth.v1.AuthService.ExchangeApiKey:input_type -> bot.auth.v1.ExchangeApiKeyRequest
-	18, // 52: bot.auth.v1.AuthService.CreateVisitorSession:input_type -> bot.auth.v1.CreateVisitorSessionRequest
-	20, // 53: bot.auth.v1.AuthService.GetJwks:input_type -> bot.auth.v1.GetJwksRequest
-	22, // 54: bot.auth.v1.AuthService.StartOidc:input_type -> bot.auth.v1.StartOidcRequest
-	24, // 55: bot.auth.v1.AuthService.FinishOidc:input_type -> bot.auth.v1.FinishOidcRequest
-	33, // 56: bot.auth.v1.AuthService.AcceptInvitation:input_type -> bot.auth.v1.AcceptInvitationRequest
-	35, // 57: bot.auth.v1.AuthService.GetMe:input_type -> bot.auth.v1.GetMeRequest
-	37, // 58: bot.auth.v1.AuthService.Authorize:input_type -> bot.auth.v1.AuthorizeRequest
-	39, // 59: bot.auth.v1.AuthService.GetUser:input_type -> bot.auth.v1.GetUserRequest
-	41, // 60: bot.auth.v1.AuthService.CreateOrg:input_type -> bot.auth.v1.CreateOrgRequest
-	43, // 61: bot.auth.v1.AuthService.GetOrg:input_type -> bot.auth.v1.GetOrgRequest
-	45, // 62: bot.auth.v1.AuthService.UpdateOrg:input_type -> bot.auth.v1.UpdateOrgRequest
-	47, // 63: bot.auth.v1.AuthService.ListMembers:input_type -> bot.auth.v1.ListMembersRequest
-	49, // 64: bot.auth.v1.AuthService.SetMemberRoles:input_type -> bot.auth.v1.SetMemberRolesRequest
-	51, // 65: bot.auth.v1.AuthService.RemoveMember:input_type -> bot.auth.v1.RemoveMemberRequest
-	53, // 66: bot.auth.v1.AuthService.CreateInvitation:input_type -> bot.auth.v1.CreateInvitationRequest
-	55, // 67: bot.auth.v1.AuthService.ListInvitations:input_type -> bot.auth.v1.ListInvitationsRequest
-	57, // 68: bot.auth.v1.AuthService.RevokeInvitation:input_type -> bot.auth.v1.RevokeInvitationRequest
-	59, // 69: bot.auth.v1.AuthService.ListRoles:input_type -> bot.auth.v1.ListRolesRequest
-	61, // 70: bot.auth.v1.AuthService.CreateRole:input_type -> bot.auth.v1.CreateRoleRequest
-	63, // 71: bot.auth.v1.AuthService.UpdateRole:input_type -> bot.auth.v1.UpdateRoleRequest
-	65, // 72: bot.auth.v1.AuthService.DeleteRole:input_type -> bot.auth.v1.DeleteRoleRequest
-	67, // 73: bot.auth.v1.AuthService.CreateApiKey:input_type -> bot.auth.v1.CreateApiKeyRequest
-	69, // 74: bot.auth.v1.AuthService.ListApiKeys:input_type -> bot.auth.v1.ListApiKeysRequest
-	71, // 75: bot.auth.v1.AuthService.RevokeApiKey:input_type -> bot.auth.v1.RevokeApiKeyRequest
-	73, // 76: bot.auth.v1.AuthService.CreateBot:input_type -> bot.auth.v1.CreateBotRequest
-	75, // 77: bot.auth.v1.AuthService.GetBot:input_type -> bot.auth.v1.GetBotRequest
-	77, // 78: bot.auth.v1.AuthService.ListBots:input_type -> bot.auth.v1.ListBotsRequest
-	79, // 79: bot.auth.v1.AuthService.UpdateBot:input_type -> bot.auth.v1.UpdateBotRequest
-	81, // 80: bot.auth.v1.AuthService.DeleteBot:input_type -> bot.auth.v1.DeleteBotRequest
-	83, // 81: bot.auth.v1.AuthService.EnsureBot:input_type -> bot.auth.v1.EnsureBotRequest
-	27, // 82: bot.auth.v1.AuthService.GetOidcProvider:input_type -> bot.auth.v1.GetOidcProviderRequest
-	29, // 83: bot.auth.v1.AuthService.SetOidcProvider:input_type -> bot.auth.v1.SetOidcProviderRequest
-	31, // 84: bot.auth.v1.AuthService.DeleteOidcProvider:input_type -> bot.auth.v1.DeleteOidcProviderRequest
-	11, // 85: bot.auth.v1.AuthService.Login:output_type -> bot.auth.v1.LoginResponse
-	13, // 86: bot.auth.v1.AuthService.Refresh:output_type -> bot.auth.v1.RefreshResponse
-	15, // 87: bot.auth.v1.AuthService.Logout:output_type -> bot.auth.v1.LogoutResponse
-	17, // 88: bot.auth.v1.AuthService.ExchangeApiKey:output_type -> bot.auth.v1.ExchangeApiKeyResponse
-	19, // 89: bot.auth.v1.AuthService.CreateVisitorSession:output_type -> bot.auth.v1.CreateVisitorSessionResponse
-	21, // 90: bot.auth.v1.AuthService.GetJwks:output_type -> bot.auth.v1.GetJwksResponse
-	23, // 91: bot.auth.v1.AuthService.StartOidc:output_type -> bot.auth.v1.StartOidcResponse
-	25, // 92: bot.auth.v1.AuthService.FinishOidc:output_type -> bot.auth.v1.FinishOidcResponse
-	34, // 93: bot.auth.v1.AuthService.AcceptInvitation:output_type -> bot.auth.v1.AcceptInvitationResponse
-	36, // 94: bot.auth.v1.AuthService.GetMe:output_type -> bot.auth.v1.GetMeResponse
-	38, // 95: bot.auth.v1.AuthService.Authorize:output_type -> bot.auth.v1.AuthorizeResponse
-	40, // 96: bot.auth.v1.AuthService.GetUser:output_type -> bot.auth.v1.GetUserResponse
-	42, // 97: bot.auth.v1.AuthService.CreateOrg:output_type -> bot.auth.v1.CreateOrgResponse
-	44, // 98: bot.auth.v1.AuthService.GetOrg:output_type -> bot.auth.v1.GetOrgResponse
-	46, // 99: bot.auth.v1.AuthService.UpdateOrg:output_type -> bot.auth.v1.UpdateOrgResponse
-	48, // 100: bot.auth.v1.AuthService.ListMembers:output_type -> bot.auth.v1.ListMembersResponse
-	50, // 101: bot.auth.v1.AuthService.SetMemberRoles:output_type -> bot.auth.v1.SetMemberRolesResponse
-	52, // 102: bot.auth.v1.AuthService.RemoveMember:output_type -> bot.auth.v1.RemoveMemberResponse
-	54, // 103: bot.auth.v1.AuthService.CreateInvitation:output_type -> bot.auth.v1.CreateInvitationResponse
-	56, // 104: bot.auth.v1.AuthService.ListInvitations:output_type -> bot.auth.v1.ListInvitationsResponse
-	58, // 105: bot.auth.v1.AuthService.RevokeInvitation:output_type -> bot.auth.v1.RevokeInvitationResponse
-	60, // 106: bot.auth.v1.AuthService.ListRoles:output_type -> bot.auth.v1.ListRolesResponse
-	62, // 107: bot.auth.v1.AuthService.CreateRole:output_type -> bot.auth.v1.CreateRoleResponse
-	64, // 108: bot.auth.v1.AuthService.UpdateRole:output_type -> bot.auth.v1.UpdateRoleResponse
-	66, // 109: bot.auth.v1.AuthService.DeleteRole:output_type -> bot.auth.v1.DeleteRoleResponse
-	68, // 110: bot.auth.v1.AuthService.CreateApiKey:output_type -> bot.auth.v1.CreateApiKeyResponse
-	70, // 111: bot.auth.v1.AuthService.ListApiKeys:output_type -> bot.auth.v1.ListApiKeysResponse
-	72, // 112: bot.auth.v1.AuthService.RevokeApiKey:output_type -> bot.auth.v1.RevokeApiKeyResponse
-	74, // 113: bot.auth.v1.AuthService.CreateBot:output_type -> bot.auth.v1.CreateBotResponse
-	76, // 114: bot.auth.v1.AuthService.GetBot:output_type -> bot.auth.v1.GetBotResponse
-	78, // 115: bot.auth.v1.AuthService.ListBots:output_type -> bot.auth.v1.ListBotsResponse
-	80, // 116: bot.auth.v1.AuthService.UpdateBot:output_type -> bot.auth.v1.UpdateBotResponse
-	82, // 117: bot.auth.v1.AuthService.DeleteBot:output_type -> bot.auth.v1.DeleteBotResponse
-	84, // 118: bot.auth.v1.AuthService.EnsureBot:output_type -> bot.auth.v1.EnsureBotResponse
-	28, // 119: bot.auth.v1.AuthService.GetOidcProvider:output_type -> bot.auth.v1.GetOidcProviderResponse
-	30, // 120: bot.auth.v1.AuthService.SetOidcProvider:output_type -> bot.auth.v1.SetOidcProviderResponse
-	32, // 121: bot.auth.v1.AuthService.DeleteOidcProvider:output_type -> bot.auth.v1.DeleteOidcProviderResponse
-	85, // [85:122] is the sub-list for method output_type
-	48, // [48:85] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	103, // 0: bot.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	103, // 1: bot.auth.v1.Org.created_at:type_name -> google.protobuf.Timestamp
+	2,   // 2: bot.auth.v1.Membership.org:type_name -> bot.auth.v1.Org
+	1,   // 3: bot.auth.v1.Member.user:type_name -> bot.auth.v1.User
+	103, // 4: bot.auth.v1.Member.joined_at:type_name -> google.protobuf.Timestamp
+	103, // 5: bot.auth.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	103, // 6: bot.auth.v1.Group.updated_at:type_name -> google.protobuf.Timestamp
+	1,   // 7: bot.auth.v1.GroupMember.user:type_name -> bot.auth.v1.User
+	103, // 8: bot.auth.v1.GroupMember.added_at:type_name -> google.protobuf.Timestamp
+	103, // 9: bot.auth.v1.Invitation.expires_at:type_name -> google.protobuf.Timestamp
+	103, // 10: bot.auth.v1.Invitation.accepted_at:type_name -> google.protobuf.Timestamp
+	103, // 11: bot.auth.v1.Invitation.created_at:type_name -> google.protobuf.Timestamp
+	103, // 12: bot.auth.v1.ApiKey.expires_at:type_name -> google.protobuf.Timestamp
+	103, // 13: bot.auth.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
+	103, // 14: bot.auth.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
+	103, // 15: bot.auth.v1.Bot.created_at:type_name -> google.protobuf.Timestamp
+	103, // 16: bot.auth.v1.Bot.updated_at:type_name -> google.protobuf.Timestamp
+	0,   // 17: bot.auth.v1.LoginResponse.tokens:type_name -> bot.auth.v1.Tokens
+	1,   // 18: bot.auth.v1.LoginResponse.user:type_name -> bot.auth.v1.User
+	0,   // 19: bot.auth.v1.RefreshResponse.tokens:type_name -> bot.auth.v1.Tokens
+	0,   // 20: bot.auth.v1.ExchangeApiKeyResponse.tokens:type_name -> bot.auth.v1.Tokens
+	0,   // 21: bot.auth.v1.FinishOidcResponse.tokens:type_name -> bot.auth.v1.Tokens
+	1,   // 22: bot.auth.v1.FinishOidcResponse.user:type_name -> bot.auth.v1.User
+	103, // 23: bot.auth.v1.OidcProvider.updated_at:type_name -> google.protobuf.Timestamp
+	28,  // 24: bot.auth.v1.GetOidcProviderResponse.provider:type_name -> bot.auth.v1.OidcProvider
+	28,  // 25: bot.auth.v1.SetOidcProviderResponse.provider:type_name -> bot.auth.v1.OidcProvider
+	0,   // 26: bot.auth.v1.AcceptInvitationResponse.tokens:type_name -> bot.auth.v1.Tokens
+	1,   // 27: bot.auth.v1.AcceptInvitationResponse.user:type_name -> bot.auth.v1.User
+	11,  // 28: bot.auth.v1.GetMeResponse.identity:type_name -> bot.auth.v1.Identity
+	1,   // 29: bot.auth.v1.GetMeResponse.user:type_name -> bot.auth.v1.User
+	2,   // 30: bot.auth.v1.GetMeResponse.org:type_name -> bot.auth.v1.Org
+	3,   // 31: bot.auth.v1.GetMeResponse.memberships:type_name -> bot.auth.v1.Membership
+	11,  // 32: bot.auth.v1.AuthorizeResponse.identity:type_name -> bot.auth.v1.Identity
+	1,   // 33: bot.auth.v1.GetUserResponse.user:type_name -> bot.auth.v1.User
+	6,   // 34: bot.auth.v1.GetUserResponse.groups:type_name -> bot.auth.v1.Group
+	2,   // 35: bot.auth.v1.CreateOrgResponse.org:type_name -> bot.auth.v1.Org
+	0,   // 36: bot.auth.v1.CreateOrgResponse.tokens:type_name -> bot.auth.v1.Tokens
+	2,   // 37: bot.auth.v1.GetOrgResponse.org:type_name -> bot.auth.v1.Org
+	2,   // 38: bot.auth.v1.UpdateOrgResponse.org:type_name -> bot.auth.v1.Org
+	4,   // 39: bot.auth.v1.ListMembersResponse.members:type_name -> bot.auth.v1.Member
+	4,   // 40: bot.auth.v1.SetMemberRolesResponse.member:type_name -> bot.auth.v1.Member
+	8,   // 41: bot.auth.v1.CreateInvitationResponse.invitation:type_name -> bot.auth.v1.Invitation
+	8,   // 42: bot.auth.v1.ListInvitationsResponse.invitations:type_name -> bot.auth.v1.Invitation
+	5,   // 43: bot.auth.v1.ListRolesResponse.roles:type_name -> bot.auth.v1.Role
+	5,   // 44: bot.auth.v1.CreateRoleResponse.role:type_name -> bot.auth.v1.Role
+	5,   // 45: bot.auth.v1.UpdateRoleResponse.role:type_name -> bot.auth.v1.Role
+	6,   // 46: bot.auth.v1.CreateGroupResponse.group:type_name -> bot.auth.v1.Group
+	6,   // 47: bot.auth.v1.ListGroupsResponse.groups:type_name -> bot.auth.v1.Group
+	6,   // 48: bot.auth.v1.GetGroupResponse.group:type_name -> bot.auth.v1.Group
+	7,   // 49: bot.auth.v1.GetGroupResponse.members:type_name -> bot.auth.v1.GroupMember
+	6,   // 50: bot.auth.v1.UpdateGroupResponse.group:type_name -> bot.auth.v1.Group
+	6,   // 51: bot.auth.v1.AddGroupMemberResponse.group:type_name -> bot.auth.v1.Group
+	6,   // 52: bot.auth.v1.RemoveGroupMemberResponse.group:type_name -> bot.auth.v1.Group
+	6,   // 53: bot.auth.v1.SetGroupRolesResponse.group:type_name -> bot.auth.v1.Group
+	9,   // 54: bot.auth.v1.CreateApiKeyResponse.api_key:type_name -> bot.auth.v1.ApiKey
+	9,   // 55: bot.auth.v1.ListApiKeysResponse.api_keys:type_name -> bot.auth.v1.ApiKey
+	10,  // 56: bot.auth.v1.CreateBotResponse.bot:type_name -> bot.auth.v1.Bot
+	10,  // 57: bot.auth.v1.GetBotResponse.bot:type_name -> bot.auth.v1.Bot
+	10,  // 58: bot.auth.v1.ListBotsResponse.bots:type_name -> bot.auth.v1.Bot
+	10,  // 59: bot.auth.v1.UpdateBotResponse.bot:type_name -> bot.auth.v1.Bot
+	10,  // 60: bot.auth.v1.EnsureBotResponse.bot:type_name -> bot.auth.v1.Bot
+	12,  // 61: bot.auth.v1.AuthService.Login:input_type -> bot.auth.v1.LoginRequest
+	14,  // 62: bot.auth.v1.AuthService.Refresh:input_type -> bot.auth.v1.RefreshRequest
+	16,  // 63: bot.auth.v1.AuthService.Logout:input_type -> bot.auth.v1.LogoutRequest
+	18,  // 64: bot.auth.v1.AuthService.ExchangeApiKey:input_type -> bot.auth.v1.ExchangeApiKeyRequest
+	20,  // 65: bot.auth.v1.AuthService.CreateVisitorSession:input_type -> bot.auth.v1.CreateVisitorSessionRequest
+	22,  // 66: bot.auth.v1.AuthService.GetJwks:input_type -> bot.auth.v1.GetJwksRequest
+	24,  // 67: bot.auth.v1.AuthService.StartOidc:input_type -> bot.auth.v1.StartOidcRequest
+	26,  // 68: bot.auth.v1.AuthService.FinishOidc:input_type -> bot.auth.v1.FinishOidcRequest
+	35,  // 69: bot.auth.v1.AuthService.AcceptInvitation:input_type -> bot.auth.v1.AcceptInvitationRequest
+	37,  // 70: bot.auth.v1.AuthService.GetMe:input_type -> bot.auth.v1.GetMeRequest
+	39,  // 71: bot.auth.v1.AuthService.Authorize:input_type -> bot.auth.v1.AuthorizeRequest
+	41,  // 72: bot.auth.v1.AuthService.GetUser:input_type -> bot.auth.v1.GetUserRequest
+	43,  // 73: bot.auth.v1.AuthService.CreateOrg:input_type -> bot.auth.v1.CreateOrgRequest
+	45,  // 74: bot.auth.v1.AuthService.GetOrg:input_type -> bot.auth.v1.GetOrgRequest
+	47,  // 75: bot.auth.v1.AuthService.UpdateOrg:input_type -> bot.auth.v1.UpdateOrgRequest
+	49,  // 76: bot.auth.v1.AuthService.ListMembers:input_type -> bot.auth.v1.ListMembersRequest
+	51,  // 77: bot.auth.v1.AuthService.SetMemberRoles:input_type -> bot.auth.v1.SetMemberRolesRequest
+	53,  // 78: bot.auth.v1.AuthService.RemoveMember:input_type -> bot.auth.v1.RemoveMemberRequest
+	55,  // 79: bot.auth.v1.AuthService.CreateInvitation:input_type -> bot.auth.v1.CreateInvitationRequest
+	57,  // 80: bot.auth.v1.AuthService.ListInvitations:input_type -> bot.auth.v1.ListInvitationsRequest
+	59,  // 81: bot.auth.v1.AuthService.RevokeInvitation:input_type -> bot.auth.v1.RevokeInvitationRequest
+	61,  // 82: bot.auth.v1.AuthService.ListRoles:input_type -> bot.auth.v1.ListRolesRequest
+	63,  // 83: bot.auth.v1.AuthService.CreateRole:input_type -> bot.auth.v1.CreateRoleRequest
+	65,  // 84: bot.auth.v1.AuthService.UpdateRole:input_type -> bot.auth.v1.UpdateRoleRequest
+	67,  // 85: bot.auth.v1.AuthService.DeleteRole:input_type -> bot.auth.v1.DeleteRoleRequest
+	69,  // 86: bot.auth.v1.AuthService.CreateGroup:input_type -> bot.auth.v1.CreateGroupRequest
+	71,  // 87: bot.auth.v1.AuthService.ListGroups:input_type -> bot.auth.v1.ListGroupsRequest
+	73,  // 88: bot.auth.v1.AuthService.GetGroup:input_type -> bot.auth.v1.GetGroupRequest
+	75,  // 89: bot.auth.v1.AuthService.UpdateGroup:input_type -> bot.auth.v1.UpdateGroupRequest
+	77,  // 90: bot.auth.v1.AuthService.DeleteGroup:input_type -> bot.auth.v1.DeleteGroupRequest
+	79,  // 91: bot.auth.v1.AuthService.AddGroupMember:input_type -> bot.auth.v1.AddGroupMemberRequest
+	81,  // 92: bot.auth.v1.AuthService.RemoveGroupMember:input_type -> bot.auth.v1.RemoveGroupMemberRequest
+	83,  // 93: bot.auth.v1.AuthService.SetGroupRoles:input_type -> bot.auth.v1.SetGroupRolesRequest
+	85,  // 94: bot.auth.v1.AuthService.CreateApiKey:input_type -> bot.auth.v1.CreateApiKeyRequest
+	87,  // 95: bot.auth.v1.AuthService.ListApiKeys:input_type -> bot.auth.v1.ListApiKeysRequest
+	89,  // 96: bot.auth.v1.AuthService.RevokeApiKey:input_type -> bot.auth.v1.RevokeApiKeyRequest
+	91,  // 97: bot.auth.v1.AuthService.CreateBot:input_type -> bot.auth.v1.CreateBotRequest
+	93,  // 98: bot.auth.v1.AuthService.GetBot:input_type -> bot.auth.v1.GetBotRequest
+	95,  // 99: bot.auth.v1.AuthService.ListBots:input_type -> bot.auth.v1.ListBotsRequest
+	97,  // 100: bot.auth.v1.AuthService.UpdateBot:input_type -> bot.auth.v1.UpdateBotRequest
+	99,  // 101: bot.auth.v1.AuthService.DeleteBot:input_type -> bot.auth.v1.DeleteBotRequest
+	101, // 102: bot.auth.v1.AuthService.EnsureBot:input_type -> bot.auth.v1.EnsureBotRequest
+	29,  // 103: bot.auth.v1.AuthService.GetOidcProvider:input_type -> bot.auth.v1.GetOidcProviderRequest
+	31,  // 104: bot.auth.v1.AuthService.SetOidcProvider:input_type -> bot.auth.v1.SetOidcProviderRequest
+	33,  // 105: bot.auth.v1.AuthService.DeleteOidcProvider:input_type -> bot.auth.v1.DeleteOidcProviderRequest
+	13,  // 106: bot.auth.v1.AuthService.Login:output_type -> bot.auth.v1.LoginResponse
+	15,  // 107: bot.auth.v1.AuthService.Refresh:output_type -> bot.auth.v1.RefreshResponse
+	17,  // 108: bot.auth.v1.AuthService.Logout:output_type -> bot.auth.v1.LogoutResponse
+	19,  // 109: bot.auth.v1.AuthService.ExchangeApiKey:output_type -> bot.auth.v1.ExchangeApiKeyResponse
+	21,  // 110: bot.auth.v1.AuthService.CreateVisitorSession:output_type -> bot.auth.v1.CreateVisitorSessionResponse
+	23,  // 111: bot.auth.v1.AuthService.GetJwks:output_type -> bot.auth.v1.GetJwksResponse
+	25,  // 112: bot.auth.v1.AuthService.StartOidc:output_type -> bot.auth.v1.StartOidcResponse
+	27,  // 113: bot.auth.v1.AuthService.FinishOidc:output_type -> bot.auth.v1.FinishOidcResponse
+	36,  // 114: bot.auth.v1.AuthService.AcceptInvitation:output_type -> bot.auth.v1.AcceptInvitationResponse
+	38,  // 115: bot.auth.v1.AuthService.GetMe:output_type -> bot.auth.v1.GetMeResponse
+	40,  // 116: bot.auth.v1.AuthService.Authorize:output_type -> bot.auth.v1.AuthorizeResponse
+	42,  // 117: bot.auth.v1.AuthService.GetUser:output_type -> bot.auth.v1.GetUserResponse
+	44,  // 118: bot.auth.v1.AuthService.CreateOrg:output_type -> bot.auth.v1.CreateOrgResponse
+	46,  // 119: bot.auth.v1.AuthService.GetOrg:output_type -> bot.auth.v1.GetOrgResponse
+	48,  // 120: bot.auth.v1.AuthService.UpdateOrg:output_type -> bot.auth.v1.UpdateOrgResponse
+	50,  // 121: bot.auth.v1.AuthService.ListMembers:output_type -> bot.auth.v1.ListMembersResponse
+	52,  // 122: bot.auth.v1.AuthService.SetMemberRoles:output_type -> bot.auth.v1.SetMemberRolesResponse
+	54,  // 123: bot.auth.v1.AuthService.RemoveMember:output_type -> bot.auth.v1.RemoveMemberResponse
+	56,  // 124: bot.auth.v1.AuthService.CreateInvitation:output_type -> bot.auth.v1.CreateInvitationResponse
+	58,  // 125: bot.auth.v1.AuthService.ListInvitations:output_type -> bot.auth.v1.ListInvitationsResponse
+	60,  // 126: bot.auth.v1.AuthService.RevokeInvitation:output_type -> bot.auth.v1.RevokeInvitationResponse
+	62,  // 127: bot.auth.v1.AuthService.ListRoles:output_type -> bot.auth.v1.ListRolesResponse
+	64,  // 128: bot.auth.v1.AuthService.CreateRole:output_type -> bot.auth.v1.CreateRoleResponse
+	66,  // 129: bot.auth.v1.AuthService.UpdateRole:output_type -> bot.auth.v1.UpdateRoleResponse
+	68,  // 130: bot.auth.v1.AuthService.DeleteRole:output_type -> bot.auth.v1.DeleteRoleResponse
+	70,  // 131: bot.auth.v1.AuthService.CreateGroup:output_type -> bot.auth.v1.CreateGroupResponse
+	72,  // 132: bot.auth.v1.AuthService.ListGroups:output_type -> bot.auth.v1.ListGroupsResponse
+	74,  // 133: bot.auth.v1.AuthService.GetGroup:output_type -> bot.auth.v1.GetGroupResponse
+	76,  // 134: bot.auth.v1.AuthService.UpdateGroup:output_type -> bot.auth.v1.UpdateGroupResponse
+	78,  // 135: bot.auth.v1.AuthService.DeleteGroup:output_type -> bot.auth.v1.DeleteGroupResponse
+	80,  // 136: bot.auth.v1.AuthService.AddGroupMember:output_type -> bot.auth.v1.AddGroupMemberResponse
+	82,  // 137: bot.auth.v1.AuthService.RemoveGroupMember:output_type -> bot.auth.v1.RemoveGroupMemberResponse
+	84,  // 138: bot.auth.v1.AuthService.SetGroupRoles:output_type -> bot.auth.v1.SetGroupRolesResponse
+	86,  // 139: bot.auth.v1.AuthService.CreateApiKey:output_type -> bot.auth.v1.CreateApiKeyResponse
+	88,  // 140: bot.auth.v1.AuthService.ListApiKeys:output_type -> bot.auth.v1.ListApiKeysResponse
+	90,  // 141: bot.auth.v1.AuthService.RevokeApiKey:output_type -> bot.auth.v1.RevokeApiKeyResponse
+	92,  // 142: bot.auth.v1.AuthService.CreateBot:output_type -> bot.auth.v1.CreateBotResponse
+	94,  // 143: bot.auth.v1.AuthService.GetBot:output_type -> bot.auth.v1.GetBotResponse
+	96,  // 144: bot.auth.v1.AuthService.ListBots:output_type -> bot.auth.v1.ListBotsResponse
+	98,  // 145: bot.auth.v1.AuthService.UpdateBot:output_type -> bot.auth.v1.UpdateBotResponse
+	100, // 146: bot.auth.v1.AuthService.DeleteBot:output_type -> bot.auth.v1.DeleteBotResponse
+	102, // 147: bot.auth.v1.AuthService.EnsureBot:output_type -> bot.auth.v1.EnsureBotResponse
+	30,  // 148: bot.auth.v1.AuthService.GetOidcProvider:output_type -> bot.auth.v1.GetOidcProviderResponse
+	32,  // 149: bot.auth.v1.AuthService.SetOidcProvider:output_type -> bot.auth.v1.SetOidcProviderResponse
+	34,  // 150: bot.auth.v1.AuthService.DeleteOidcProvider:output_type -> bot.auth.v1.DeleteOidcProviderResponse
+	106, // [106:151] is the sub-list for method output_type
+	61,  // [61:106] is the sub-list for method input_type
+	61,  // [61:61] is the sub-list for extension type_name
+	61,  // [61:61] is the sub-list for extension extendee
+	0,   // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_bot_auth_v1_auth_proto_init() }
@@ -4996,15 +6021,16 @@ func file_bot_auth_v1_auth_proto_init() {
 	if File_bot_auth_v1_auth_proto != nil {
 		return
 	}
-	file_bot_auth_v1_auth_proto_msgTypes[29].OneofWrappers = []any{}
-	file_bot_auth_v1_auth_proto_msgTypes[79].OneofWrappers = []any{}
+	file_bot_auth_v1_auth_proto_msgTypes[31].OneofWrappers = []any{}
+	file_bot_auth_v1_auth_proto_msgTypes[75].OneofWrappers = []any{}
+	file_bot_auth_v1_auth_proto_msgTypes[97].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_auth_v1_auth_proto_rawDesc), len(file_bot_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   85,
+			NumMessages:   103,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

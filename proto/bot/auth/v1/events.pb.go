@@ -291,14 +291,17 @@ func (x *BotEvent) GetAt() *timestamppb.Timestamp {
 }
 
 type RoleChanged struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OrgId         string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"` // set for a member's roles change
-	RoleId        string                 `protobuf:"bytes,3,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"` // set for a role's permissions change
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	OrgId  string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	UserId string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"` // set for a member's roles change
+	RoleId string                 `protobuf:"bytes,3,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"` // set for a role's permissions change
+	// Roles: the member's roles (with group_id: their effective roles after
+	// joining or leaving the group), or the group's roles (group_id alone).
 	Roles         []string               `protobuf:"bytes,4,rep,name=roles,proto3" json:"roles,omitempty"`
 	Permissions   []string               `protobuf:"bytes,5,rep,name=permissions,proto3" json:"permissions,omitempty"`
 	Actor         string                 `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
 	At            *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=at,proto3" json:"at,omitempty"`
+	GroupId       string                 `protobuf:"bytes,8,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"` // set when a group's roles or members changed
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -382,6 +385,105 @@ func (x *RoleChanged) GetAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *RoleChanged) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+type GroupEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       string                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	OrgId         string                 `protobuf:"bytes,2,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Description   string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	Roles         []string               `protobuf:"bytes,5,rep,name=roles,proto3" json:"roles,omitempty"`
+	Actor         string                 `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupEvent) Reset() {
+	*x = GroupEvent{}
+	mi := &file_bot_auth_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupEvent) ProtoMessage() {}
+
+func (x *GroupEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auth_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupEvent.ProtoReflect.Descriptor instead.
+func (*GroupEvent) Descriptor() ([]byte, []int) {
+	return file_bot_auth_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GroupEvent) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+func (x *GroupEvent) GetOrgId() string {
+	if x != nil {
+		return x.OrgId
+	}
+	return ""
+}
+
+func (x *GroupEvent) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GroupEvent) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *GroupEvent) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *GroupEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *GroupEvent) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
 var File_bot_auth_v1_events_proto protoreflect.FileDescriptor
 
 const file_bot_auth_v1_events_proto_rawDesc = "" +
@@ -410,13 +512,23 @@ const file_bot_auth_v1_events_proto_rawDesc = "" +
 	"\x06public\x18\x05 \x01(\bR\x06public\x12\x16\n" +
 	"\x06status\x18\x06 \x01(\tR\x06status\x12\x14\n" +
 	"\x05actor\x18\a \x01(\tR\x05actor\x12*\n" +
-	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xd0\x01\n" +
+	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xeb\x01\n" +
 	"\vRoleChanged\x12\x15\n" +
 	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x17\n" +
 	"\arole_id\x18\x03 \x01(\tR\x06roleId\x12\x14\n" +
 	"\x05roles\x18\x04 \x03(\tR\x05roles\x12 \n" +
 	"\vpermissions\x18\x05 \x03(\tR\vpermissions\x12\x14\n" +
+	"\x05actor\x18\x06 \x01(\tR\x05actor\x12*\n" +
+	"\x02at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x19\n" +
+	"\bgroup_id\x18\b \x01(\tR\agroupId\"\xcc\x01\n" +
+	"\n" +
+	"GroupEvent\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12\x15\n" +
+	"\x06org_id\x18\x02 \x01(\tR\x05orgId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x14\n" +
+	"\x05roles\x18\x05 \x03(\tR\x05roles\x12\x14\n" +
 	"\x05actor\x18\x06 \x01(\tR\x05actor\x12*\n" +
 	"\x02at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x02atB\xab\x01\n" +
 	"\x0fcom.bot.auth.v1B\vEventsProtoP\x01Z=github.com/botserver-go/botserver-go/proto/bot/auth/v1;authv1\xa2\x02\x03BAX\xaa\x02\vBot.Auth.V1\xca\x02\vBot\\Auth\\V1\xe2\x02\x17Bot\\Auth\\V1\\GPBMetadata\xea\x02\rBot::Auth::V1b\x06proto3"
@@ -433,24 +545,26 @@ func file_bot_auth_v1_events_proto_rawDescGZIP() []byte {
 	return file_bot_auth_v1_events_proto_rawDescData
 }
 
-var file_bot_auth_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_bot_auth_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_bot_auth_v1_events_proto_goTypes = []any{
 	(*UserEvent)(nil),             // 0: bot.auth.v1.UserEvent
 	(*LoginEvent)(nil),            // 1: bot.auth.v1.LoginEvent
 	(*BotEvent)(nil),              // 2: bot.auth.v1.BotEvent
 	(*RoleChanged)(nil),           // 3: bot.auth.v1.RoleChanged
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*GroupEvent)(nil),            // 4: bot.auth.v1.GroupEvent
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 }
 var file_bot_auth_v1_events_proto_depIdxs = []int32{
-	4, // 0: bot.auth.v1.UserEvent.at:type_name -> google.protobuf.Timestamp
-	4, // 1: bot.auth.v1.LoginEvent.at:type_name -> google.protobuf.Timestamp
-	4, // 2: bot.auth.v1.BotEvent.at:type_name -> google.protobuf.Timestamp
-	4, // 3: bot.auth.v1.RoleChanged.at:type_name -> google.protobuf.Timestamp
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	5, // 0: bot.auth.v1.UserEvent.at:type_name -> google.protobuf.Timestamp
+	5, // 1: bot.auth.v1.LoginEvent.at:type_name -> google.protobuf.Timestamp
+	5, // 2: bot.auth.v1.BotEvent.at:type_name -> google.protobuf.Timestamp
+	5, // 3: bot.auth.v1.RoleChanged.at:type_name -> google.protobuf.Timestamp
+	5, // 4: bot.auth.v1.GroupEvent.at:type_name -> google.protobuf.Timestamp
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_bot_auth_v1_events_proto_init() }
@@ -464,7 +578,7 @@ func file_bot_auth_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_auth_v1_events_proto_rawDesc), len(file_bot_auth_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
