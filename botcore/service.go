@@ -16,6 +16,7 @@ import (
 	channelsapi "github.com/botserver-go/botserver-go/botcore/api/channels"
 	chatapi "github.com/botserver-go/botserver-go/botcore/api/chat"
 	driveapi "github.com/botserver-go/botserver-go/botcore/api/drive"
+	kbapi "github.com/botserver-go/botserver-go/botcore/api/kb"
 	llmapi "github.com/botserver-go/botserver-go/botcore/api/llm"
 	webchatapi "github.com/botserver-go/botserver-go/botcore/api/webchat"
 	"github.com/botserver-go/botserver-go/botcore/gateway"
@@ -124,6 +125,7 @@ func setupGateway(env *app.Env, s *Settings) error {
 		{"botdrive", driveapi.Register},
 		{"botllm", llmapi.Register},
 		{"botauto", webchatapi.Register},
+		{"botvectordb", kbapi.Register},
 	} {
 		if cc, err := env.Clients.Conn(api.backend); err == nil {
 			api.register(gw, cc)

@@ -9,7 +9,9 @@ package vectordbv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,21 +22,1269 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SearchMode chooses the retrieval method; hybrid is the default.
+type SearchMode int32
+
+const (
+	SearchMode_SEARCH_MODE_UNSPECIFIED SearchMode = 0
+	SearchMode_SEARCH_MODE_HYBRID      SearchMode = 1
+	SearchMode_SEARCH_MODE_VECTOR      SearchMode = 2
+	SearchMode_SEARCH_MODE_TEXT        SearchMode = 3
+)
+
+// Enum value maps for SearchMode.
+var (
+	SearchMode_name = map[int32]string{
+		0: "SEARCH_MODE_UNSPECIFIED",
+		1: "SEARCH_MODE_HYBRID",
+		2: "SEARCH_MODE_VECTOR",
+		3: "SEARCH_MODE_TEXT",
+	}
+	SearchMode_value = map[string]int32{
+		"SEARCH_MODE_UNSPECIFIED": 0,
+		"SEARCH_MODE_HYBRID":      1,
+		"SEARCH_MODE_VECTOR":      2,
+		"SEARCH_MODE_TEXT":        3,
+	}
+)
+
+func (x SearchMode) Enum() *SearchMode {
+	p := new(SearchMode)
+	*p = x
+	return p
+}
+
+func (x SearchMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SearchMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_bot_vectordb_v1_vectordb_proto_enumTypes[0].Descriptor()
+}
+
+func (SearchMode) Type() protoreflect.EnumType {
+	return &file_bot_vectordb_v1_vectordb_proto_enumTypes[0]
+}
+
+func (x SearchMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SearchMode.Descriptor instead.
+func (SearchMode) EnumDescriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{0}
+}
+
+// DocumentStatus is where a document is in ingestion. queued → extracting →
+// embedding → indexed, or failed (with a reason) once attempts run out.
+type DocumentStatus int32
+
+const (
+	DocumentStatus_DOCUMENT_STATUS_UNSPECIFIED DocumentStatus = 0
+	DocumentStatus_DOCUMENT_STATUS_QUEUED      DocumentStatus = 1
+	DocumentStatus_DOCUMENT_STATUS_EXTRACTING  DocumentStatus = 2
+	DocumentStatus_DOCUMENT_STATUS_EMBEDDING   DocumentStatus = 3
+	DocumentStatus_DOCUMENT_STATUS_INDEXED     DocumentStatus = 4
+	DocumentStatus_DOCUMENT_STATUS_FAILED      DocumentStatus = 5
+)
+
+// Enum value maps for DocumentStatus.
+var (
+	DocumentStatus_name = map[int32]string{
+		0: "DOCUMENT_STATUS_UNSPECIFIED",
+		1: "DOCUMENT_STATUS_QUEUED",
+		2: "DOCUMENT_STATUS_EXTRACTING",
+		3: "DOCUMENT_STATUS_EMBEDDING",
+		4: "DOCUMENT_STATUS_INDEXED",
+		5: "DOCUMENT_STATUS_FAILED",
+	}
+	DocumentStatus_value = map[string]int32{
+		"DOCUMENT_STATUS_UNSPECIFIED": 0,
+		"DOCUMENT_STATUS_QUEUED":      1,
+		"DOCUMENT_STATUS_EXTRACTING":  2,
+		"DOCUMENT_STATUS_EMBEDDING":   3,
+		"DOCUMENT_STATUS_INDEXED":     4,
+		"DOCUMENT_STATUS_FAILED":      5,
+	}
+)
+
+func (x DocumentStatus) Enum() *DocumentStatus {
+	p := new(DocumentStatus)
+	*p = x
+	return p
+}
+
+func (x DocumentStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DocumentStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_bot_vectordb_v1_vectordb_proto_enumTypes[1].Descriptor()
+}
+
+func (DocumentStatus) Type() protoreflect.EnumType {
+	return &file_bot_vectordb_v1_vectordb_proto_enumTypes[1]
+}
+
+func (x DocumentStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DocumentStatus.Descriptor instead.
+func (DocumentStatus) EnumDescriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{1}
+}
+
+type SearchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// Knowledge base names ("docs"); empty, or "<bot>.gbkb", means all of the
+	// bot's knowledge bases.
+	Kbs []string `protobuf:"bytes,2,rep,name=kbs,proto3" json:"kbs,omitempty"`
+	// At most 4096 bytes.
+	Query string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
+	// Passages to return; default 5, at most 50.
+	TopK int32 `protobuf:"varint,4,opt,name=top_k,json=topK,proto3" json:"top_k,omitempty"`
+	// Passages scoring below this are dropped (0..1; see Passage.score).
+	MinScore      float32    `protobuf:"fixed32,5,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
+	Mode          SearchMode `protobuf:"varint,6,opt,name=mode,proto3,enum=bot.vectordb.v1.SearchMode" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchRequest) Reset() {
+	*x = SearchRequest{}
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchRequest) ProtoMessage() {}
+
+func (x *SearchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchRequest.ProtoReflect.Descriptor instead.
+func (*SearchRequest) Descriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SearchRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetKbs() []string {
+	if x != nil {
+		return x.Kbs
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetTopK() int32 {
+	if x != nil {
+		return x.TopK
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetMinScore() float32 {
+	if x != nil {
+		return x.MinScore
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetMode() SearchMode {
+	if x != nil {
+		return x.Mode
+	}
+	return SearchMode_SEARCH_MODE_UNSPECIFIED
+}
+
+// Passage is one retrieved chunk of a document.
+type Passage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// Path of the source document relative to <bot>.gbai/
+	// ("mybot.gbkb/docs/guide.pdf").
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// Knowledge base name ("docs").
+	Kb string `protobuf:"bytes,3,opt,name=kb,proto3" json:"kb,omitempty"`
+	// Fused relevance in 0..1: 1 is ranked first by every method used.
+	Score float32 `protobuf:"fixed32,4,opt,name=score,proto3" json:"score,omitempty"`
+	// Headings the passage sits under ("Install > Linux"), if any.
+	Heading    string `protobuf:"bytes,5,opt,name=heading,proto3" json:"heading,omitempty"`
+	ChunkId    string `protobuf:"bytes,6,opt,name=chunk_id,json=chunkId,proto3" json:"chunk_id,omitempty"`
+	DocumentId string `protobuf:"bytes,7,opt,name=document_id,json=documentId,proto3" json:"document_id,omitempty"`
+	// Cosine similarity of the query and passage vectors (0 when the passage
+	// came from full-text search only).
+	Similarity float32 `protobuf:"fixed32,8,opt,name=similarity,proto3" json:"similarity,omitempty"`
+	// Position of the chunk in its document, from 0.
+	Ordinal       int32 `protobuf:"varint,9,opt,name=ordinal,proto3" json:"ordinal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Passage) Reset() {
+	*x = Passage{}
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Passage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Passage) ProtoMessage() {}
+
+func (x *Passage) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Passage.ProtoReflect.Descriptor instead.
+func (*Passage) Descriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Passage) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Passage) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *Passage) GetKb() string {
+	if x != nil {
+		return x.Kb
+	}
+	return ""
+}
+
+func (x *Passage) GetScore() float32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *Passage) GetHeading() string {
+	if x != nil {
+		return x.Heading
+	}
+	return ""
+}
+
+func (x *Passage) GetChunkId() string {
+	if x != nil {
+		return x.ChunkId
+	}
+	return ""
+}
+
+func (x *Passage) GetDocumentId() string {
+	if x != nil {
+		return x.DocumentId
+	}
+	return ""
+}
+
+func (x *Passage) GetSimilarity() float32 {
+	if x != nil {
+		return x.Similarity
+	}
+	return 0
+}
+
+func (x *Passage) GetOrdinal() int32 {
+	if x != nil {
+		return x.Ordinal
+	}
+	return 0
+}
+
+type SearchResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Passages []*Passage             `protobuf:"bytes,1,rep,name=passages,proto3" json:"passages,omitempty"`
+	// Embedding model the vectors were compared with.
+	Model         string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchResponse) Reset() {
+	*x = SearchResponse{}
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchResponse) ProtoMessage() {}
+
+func (x *SearchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
+func (*SearchResponse) Descriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SearchResponse) GetPassages() []*Passage {
+	if x != nil {
+		return x.Passages
+	}
+	return nil
+}
+
+func (x *SearchResponse) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+type Document struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Bot   string                 `protobuf:"bytes,2,opt,name=bot,proto3" json:"bot,omitempty"`
+	Kb    string                 `protobuf:"bytes,3,opt,name=kb,proto3" json:"kb,omitempty"`
+	Path  string                 `protobuf:"bytes,4,opt,name=path,proto3" json:"path,omitempty"`
+	// Hex sha256 of the content last seen.
+	Hash        string         `protobuf:"bytes,5,opt,name=hash,proto3" json:"hash,omitempty"`
+	Size        int64          `protobuf:"varint,6,opt,name=size,proto3" json:"size,omitempty"`
+	ContentType string         `protobuf:"bytes,7,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Status      DocumentStatus `protobuf:"varint,8,opt,name=status,proto3,enum=bot.vectordb.v1.DocumentStatus" json:"status,omitempty"`
+	// Why the last attempt failed (empty when it did not).
+	Error string `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
+	// Attempts made for the current content.
+	Attempts int32 `protobuf:"varint,10,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	Chunks   int32 `protobuf:"varint,11,opt,name=chunks,proto3" json:"chunks,omitempty"`
+	// True when the extracted text was cut at botdrive's limits.
+	Truncated bool                   `protobuf:"varint,12,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	QueuedAt  *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=queued_at,json=queuedAt,proto3" json:"queued_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// When the current content was indexed (unset until it is).
+	IndexedAt *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=indexed_at,json=indexedAt,proto3" json:"indexed_at,omitempty"`
+	// When a queued document is next tried (after a failed attempt).
+	NextAttemptAt *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=next_attempt_at,json=nextAttemptAt,proto3" json:"next_attempt_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Document) Reset() {
+	*x = Document{}
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Document) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Document) ProtoMessage() {}
+
+func (x *Document) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Document.ProtoReflect.Descriptor instead.
+func (*Document) Descriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Document) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Document) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *Document) GetKb() string {
+	if x != nil {
+		return x.Kb
+	}
+	return ""
+}
+
+func (x *Document) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *Document) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *Document) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *Document) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *Document) GetStatus() DocumentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return DocumentStatus_DOCUMENT_STATUS_UNSPECIFIED
+}
+
+func (x *Document) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *Document) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *Document) GetChunks() int32 {
+	if x != nil {
+		return x.Chunks
+	}
+	return 0
+}
+
+func (x *Document) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *Document) GetQueuedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.QueuedAt
+	}
+	return nil
+}
+
+func (x *Document) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Document) GetIndexedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IndexedAt
+	}
+	return nil
+}
+
+func (x *Document) GetNextAttemptAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptAt
+	}
+	return nil
+}
+
+// KnowledgeBase is one <bot>.gbkb/<name> folder with ingestion counts.
+type KnowledgeBase struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Bot       string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Documents int32                  `protobuf:"varint,3,opt,name=documents,proto3" json:"documents,omitempty"`
+	Queued    int32                  `protobuf:"varint,4,opt,name=queued,proto3" json:"queued,omitempty"`
+	// Extracting or embedding right now.
+	InProgress int32 `protobuf:"varint,5,opt,name=in_progress,json=inProgress,proto3" json:"in_progress,omitempty"`
+	Indexed    int32 `protobuf:"varint,6,opt,name=indexed,proto3" json:"indexed,omitempty"`
+	Failed     int32 `protobuf:"varint,7,opt,name=failed,proto3" json:"failed,omitempty"`
+	Chunks     int32 `protobuf:"varint,8,opt,name=chunks,proto3" json:"chunks,omitempty"`
+	// Finished documents (indexed or failed) over all documents, 0..1.
+	Progress      float32                `protobuf:"fixed32,9,opt,name=progress,proto3" json:"progress,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KnowledgeBase) Reset() {
+	*x = KnowledgeBase{}
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KnowledgeBase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KnowledgeBase) ProtoMessage() {}
+
+func (x *KnowledgeBase) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KnowledgeBase.ProtoReflect.Descriptor instead.
+func (*KnowledgeBase) Descriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *KnowledgeBase) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *KnowledgeBase) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *KnowledgeBase) GetDocuments() int32 {
+	if x != nil {
+		return x.Documents
+	}
+	return 0
+}
+
+func (x *KnowledgeBase) GetQueued() int32 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+func (x *KnowledgeBase) GetInProgress() int32 {
+	if x != nil {
+		return x.InProgress
+	}
+	return 0
+}
+
+func (x *KnowledgeBase) GetIndexed() int32 {
+	if x != nil {
+		return x.Indexed
+	}
+	return 0
+}
+
+func (x *KnowledgeBase) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *KnowledgeBase) GetChunks() int32 {
+	if x != nil {
+		return x.Chunks
+	}
+	return 0
+}
+
+func (x *KnowledgeBase) GetProgress() float32 {
+	if x != nil {
+		return x.Progress
+	}
+	return 0
+}
+
+func (x *KnowledgeBase) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+type ListKnowledgeBasesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListKnowledgeBasesRequest) Reset() {
+	*x = ListKnowledgeBasesRequest{}
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListKnowledgeBasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListKnowledgeBasesRequest) ProtoMessage() {}
+
+func (x *ListKnowledgeBasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListKnowledgeBasesRequest.ProtoReflect.Descriptor instead.
+func (*ListKnowledgeBasesRequest) Descriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListKnowledgeBasesRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+type ListKnowledgeBasesResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	KnowledgeBases []*KnowledgeBase       `protobuf:"bytes,1,rep,name=knowledge_bases,json=knowledgeBases,proto3" json:"knowledge_bases,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListKnowledgeBasesResponse) Reset() {
+	*x = ListKnowledgeBasesResponse{}
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListKnowledgeBasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListKnowledgeBasesResponse) ProtoMessage() {}
+
+func (x *ListKnowledgeBasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListKnowledgeBasesResponse.ProtoReflect.Descriptor instead.
+func (*ListKnowledgeBasesResponse) Descriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListKnowledgeBasesResponse) GetKnowledgeBases() []*KnowledgeBase {
+	if x != nil {
+		return x.KnowledgeBases
+	}
+	return nil
+}
+
+type ListDocumentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// Only this knowledge base; empty lists all of the bot's.
+	Kb string `protobuf:"bytes,2,opt,name=kb,proto3" json:"kb,omitempty"`
+	// Only documents in this status; unspecified lists all.
+	Status DocumentStatus `protobuf:"varint,3,opt,name=status,proto3,enum=bot.vectordb.v1.DocumentStatus" json:"status,omitempty"`
+	// Default 100, at most 1000.
+	PageSize      int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDocumentsRequest) Reset() {
+	*x = ListDocumentsRequest{}
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDocumentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDocumentsRequest) ProtoMessage() {}
+
+func (x *ListDocumentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDocumentsRequest.ProtoReflect.Descriptor instead.
+func (*ListDocumentsRequest) Descriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListDocumentsRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *ListDocumentsRequest) GetKb() string {
+	if x != nil {
+		return x.Kb
+	}
+	return ""
+}
+
+func (x *ListDocumentsRequest) GetStatus() DocumentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return DocumentStatus_DOCUMENT_STATUS_UNSPECIFIED
+}
+
+func (x *ListDocumentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDocumentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListDocumentsResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Documents []*Document            `protobuf:"bytes,1,rep,name=documents,proto3" json:"documents,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDocumentsResponse) Reset() {
+	*x = ListDocumentsResponse{}
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDocumentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDocumentsResponse) ProtoMessage() {}
+
+func (x *ListDocumentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDocumentsResponse.ProtoReflect.Descriptor instead.
+func (*ListDocumentsResponse) Descriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListDocumentsResponse) GetDocuments() []*Document {
+	if x != nil {
+		return x.Documents
+	}
+	return nil
+}
+
+func (x *ListDocumentsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type GetDocumentStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// Relative to <bot>.gbai/ ("mybot.gbkb/docs/guide.pdf").
+	Path          string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDocumentStatusRequest) Reset() {
+	*x = GetDocumentStatusRequest{}
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDocumentStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDocumentStatusRequest) ProtoMessage() {}
+
+func (x *GetDocumentStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDocumentStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetDocumentStatusRequest) Descriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetDocumentStatusRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *GetDocumentStatusRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type GetDocumentStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Document      *Document              `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDocumentStatusResponse) Reset() {
+	*x = GetDocumentStatusResponse{}
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDocumentStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDocumentStatusResponse) ProtoMessage() {}
+
+func (x *GetDocumentStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDocumentStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetDocumentStatusResponse) Descriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetDocumentStatusResponse) GetDocument() *Document {
+	if x != nil {
+		return x.Document
+	}
+	return nil
+}
+
+type ReindexDocumentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// Only this knowledge base (empty: every one of the bot's).
+	Kb string `protobuf:"bytes,2,opt,name=kb,proto3" json:"kb,omitempty"`
+	// Only this document (relative to <bot>.gbai/); overrides kb.
+	Path string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	// Only documents that failed.
+	FailedOnly    bool `protobuf:"varint,4,opt,name=failed_only,json=failedOnly,proto3" json:"failed_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReindexDocumentsRequest) Reset() {
+	*x = ReindexDocumentsRequest{}
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReindexDocumentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReindexDocumentsRequest) ProtoMessage() {}
+
+func (x *ReindexDocumentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReindexDocumentsRequest.ProtoReflect.Descriptor instead.
+func (*ReindexDocumentsRequest) Descriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ReindexDocumentsRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *ReindexDocumentsRequest) GetKb() string {
+	if x != nil {
+		return x.Kb
+	}
+	return ""
+}
+
+func (x *ReindexDocumentsRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ReindexDocumentsRequest) GetFailedOnly() bool {
+	if x != nil {
+		return x.FailedOnly
+	}
+	return false
+}
+
+type ReindexDocumentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Queued        int32                  `protobuf:"varint,1,opt,name=queued,proto3" json:"queued,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReindexDocumentsResponse) Reset() {
+	*x = ReindexDocumentsResponse{}
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReindexDocumentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReindexDocumentsResponse) ProtoMessage() {}
+
+func (x *ReindexDocumentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_vectordb_v1_vectordb_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReindexDocumentsResponse.ProtoReflect.Descriptor instead.
+func (*ReindexDocumentsResponse) Descriptor() ([]byte, []int) {
+	return file_bot_vectordb_v1_vectordb_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ReindexDocumentsResponse) GetQueued() int32 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
 var File_bot_vectordb_v1_vectordb_proto protoreflect.FileDescriptor
 
 const file_bot_vectordb_v1_vectordb_proto_rawDesc = "" +
 	"\n" +
-	"\x1ebot/vectordb/v1/vectordb.proto\x12\x0fbot.vectordb.v12\x11\n" +
-	"\x0fVectordbServiceB\xc9\x01\n" +
+	"\x1ebot/vectordb/v1/vectordb.proto\x12\x0fbot.vectordb.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x01\n" +
+	"\rSearchRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x10\n" +
+	"\x03kbs\x18\x02 \x03(\tR\x03kbs\x12\x14\n" +
+	"\x05query\x18\x03 \x01(\tR\x05query\x12\x13\n" +
+	"\x05top_k\x18\x04 \x01(\x05R\x04topK\x12\x1b\n" +
+	"\tmin_score\x18\x05 \x01(\x02R\bminScore\x12/\n" +
+	"\x04mode\x18\x06 \x01(\x0e2\x1b.bot.vectordb.v1.SearchModeR\x04mode\"\xe7\x01\n" +
+	"\aPassage\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x0e\n" +
+	"\x02kb\x18\x03 \x01(\tR\x02kb\x12\x14\n" +
+	"\x05score\x18\x04 \x01(\x02R\x05score\x12\x18\n" +
+	"\aheading\x18\x05 \x01(\tR\aheading\x12\x19\n" +
+	"\bchunk_id\x18\x06 \x01(\tR\achunkId\x12\x1f\n" +
+	"\vdocument_id\x18\a \x01(\tR\n" +
+	"documentId\x12\x1e\n" +
+	"\n" +
+	"similarity\x18\b \x01(\x02R\n" +
+	"similarity\x12\x18\n" +
+	"\aordinal\x18\t \x01(\x05R\aordinal\"\\\n" +
+	"\x0eSearchResponse\x124\n" +
+	"\bpassages\x18\x01 \x03(\v2\x18.bot.vectordb.v1.PassageR\bpassages\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\"\xaf\x04\n" +
+	"\bDocument\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03bot\x18\x02 \x01(\tR\x03bot\x12\x0e\n" +
+	"\x02kb\x18\x03 \x01(\tR\x02kb\x12\x12\n" +
+	"\x04path\x18\x04 \x01(\tR\x04path\x12\x12\n" +
+	"\x04hash\x18\x05 \x01(\tR\x04hash\x12\x12\n" +
+	"\x04size\x18\x06 \x01(\x03R\x04size\x12!\n" +
+	"\fcontent_type\x18\a \x01(\tR\vcontentType\x127\n" +
+	"\x06status\x18\b \x01(\x0e2\x1f.bot.vectordb.v1.DocumentStatusR\x06status\x12\x14\n" +
+	"\x05error\x18\t \x01(\tR\x05error\x12\x1a\n" +
+	"\battempts\x18\n" +
+	" \x01(\x05R\battempts\x12\x16\n" +
+	"\x06chunks\x18\v \x01(\x05R\x06chunks\x12\x1c\n" +
+	"\ttruncated\x18\f \x01(\bR\ttruncated\x127\n" +
+	"\tqueued_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\bqueuedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x129\n" +
+	"\n" +
+	"indexed_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tindexedAt\x12B\n" +
+	"\x0fnext_attempt_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\"\xad\x02\n" +
+	"\rKnowledgeBase\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\tdocuments\x18\x03 \x01(\x05R\tdocuments\x12\x16\n" +
+	"\x06queued\x18\x04 \x01(\x05R\x06queued\x12\x1f\n" +
+	"\vin_progress\x18\x05 \x01(\x05R\n" +
+	"inProgress\x12\x18\n" +
+	"\aindexed\x18\x06 \x01(\x05R\aindexed\x12\x16\n" +
+	"\x06failed\x18\a \x01(\x05R\x06failed\x12\x16\n" +
+	"\x06chunks\x18\b \x01(\x05R\x06chunks\x12\x1a\n" +
+	"\bprogress\x18\t \x01(\x02R\bprogress\x129\n" +
+	"\n" +
+	"updated_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"-\n" +
+	"\x19ListKnowledgeBasesRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\"e\n" +
+	"\x1aListKnowledgeBasesResponse\x12G\n" +
+	"\x0fknowledge_bases\x18\x01 \x03(\v2\x1e.bot.vectordb.v1.KnowledgeBaseR\x0eknowledgeBases\"\xad\x01\n" +
+	"\x14ListDocumentsRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x0e\n" +
+	"\x02kb\x18\x02 \x01(\tR\x02kb\x127\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x1f.bot.vectordb.v1.DocumentStatusR\x06status\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"x\n" +
+	"\x15ListDocumentsResponse\x127\n" +
+	"\tdocuments\x18\x01 \x03(\v2\x19.bot.vectordb.v1.DocumentR\tdocuments\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"@\n" +
+	"\x18GetDocumentStatusRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\"R\n" +
+	"\x19GetDocumentStatusResponse\x125\n" +
+	"\bdocument\x18\x01 \x01(\v2\x19.bot.vectordb.v1.DocumentR\bdocument\"p\n" +
+	"\x17ReindexDocumentsRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x0e\n" +
+	"\x02kb\x18\x02 \x01(\tR\x02kb\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x1f\n" +
+	"\vfailed_only\x18\x04 \x01(\bR\n" +
+	"failedOnly\"2\n" +
+	"\x18ReindexDocumentsResponse\x12\x16\n" +
+	"\x06queued\x18\x01 \x01(\x05R\x06queued*o\n" +
+	"\n" +
+	"SearchMode\x12\x1b\n" +
+	"\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12SEARCH_MODE_HYBRID\x10\x01\x12\x16\n" +
+	"\x12SEARCH_MODE_VECTOR\x10\x02\x12\x14\n" +
+	"\x10SEARCH_MODE_TEXT\x10\x03*\xc5\x01\n" +
+	"\x0eDocumentStatus\x12\x1f\n" +
+	"\x1bDOCUMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16DOCUMENT_STATUS_QUEUED\x10\x01\x12\x1e\n" +
+	"\x1aDOCUMENT_STATUS_EXTRACTING\x10\x02\x12\x1d\n" +
+	"\x19DOCUMENT_STATUS_EMBEDDING\x10\x03\x12\x1b\n" +
+	"\x17DOCUMENT_STATUS_INDEXED\x10\x04\x12\x1a\n" +
+	"\x16DOCUMENT_STATUS_FAILED\x10\x052\x80\x04\n" +
+	"\x0fVectordbService\x12I\n" +
+	"\x06Search\x12\x1e.bot.vectordb.v1.SearchRequest\x1a\x1f.bot.vectordb.v1.SearchResponse\x12m\n" +
+	"\x12ListKnowledgeBases\x12*.bot.vectordb.v1.ListKnowledgeBasesRequest\x1a+.bot.vectordb.v1.ListKnowledgeBasesResponse\x12^\n" +
+	"\rListDocuments\x12%.bot.vectordb.v1.ListDocumentsRequest\x1a&.bot.vectordb.v1.ListDocumentsResponse\x12j\n" +
+	"\x11GetDocumentStatus\x12).bot.vectordb.v1.GetDocumentStatusRequest\x1a*.bot.vectordb.v1.GetDocumentStatusResponse\x12g\n" +
+	"\x10ReindexDocuments\x12(.bot.vectordb.v1.ReindexDocumentsRequest\x1a).bot.vectordb.v1.ReindexDocumentsResponseB\xc9\x01\n" +
 	"\x13com.bot.vectordb.v1B\rVectordbProtoP\x01ZEgithub.com/botserver-go/botserver-go/proto/bot/vectordb/v1;vectordbv1\xa2\x02\x03BVX\xaa\x02\x0fBot.Vectordb.V1\xca\x02\x0fBot\\Vectordb\\V1\xe2\x02\x1bBot\\Vectordb\\V1\\GPBMetadata\xea\x02\x11Bot::Vectordb::V1b\x06proto3"
 
-var file_bot_vectordb_v1_vectordb_proto_goTypes = []any{}
+var (
+	file_bot_vectordb_v1_vectordb_proto_rawDescOnce sync.Once
+	file_bot_vectordb_v1_vectordb_proto_rawDescData []byte
+)
+
+func file_bot_vectordb_v1_vectordb_proto_rawDescGZIP() []byte {
+	file_bot_vectordb_v1_vectordb_proto_rawDescOnce.Do(func() {
+		file_bot_vectordb_v1_vectordb_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_bot_vectordb_v1_vectordb_proto_rawDesc), len(file_bot_vectordb_v1_vectordb_proto_rawDesc)))
+	})
+	return file_bot_vectordb_v1_vectordb_proto_rawDescData
+}
+
+var file_bot_vectordb_v1_vectordb_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_bot_vectordb_v1_vectordb_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_bot_vectordb_v1_vectordb_proto_goTypes = []any{
+	(SearchMode)(0),                    // 0: bot.vectordb.v1.SearchMode
+	(DocumentStatus)(0),                // 1: bot.vectordb.v1.DocumentStatus
+	(*SearchRequest)(nil),              // 2: bot.vectordb.v1.SearchRequest
+	(*Passage)(nil),                    // 3: bot.vectordb.v1.Passage
+	(*SearchResponse)(nil),             // 4: bot.vectordb.v1.SearchResponse
+	(*Document)(nil),                   // 5: bot.vectordb.v1.Document
+	(*KnowledgeBase)(nil),              // 6: bot.vectordb.v1.KnowledgeBase
+	(*ListKnowledgeBasesRequest)(nil),  // 7: bot.vectordb.v1.ListKnowledgeBasesRequest
+	(*ListKnowledgeBasesResponse)(nil), // 8: bot.vectordb.v1.ListKnowledgeBasesResponse
+	(*ListDocumentsRequest)(nil),       // 9: bot.vectordb.v1.ListDocumentsRequest
+	(*ListDocumentsResponse)(nil),      // 10: bot.vectordb.v1.ListDocumentsResponse
+	(*GetDocumentStatusRequest)(nil),   // 11: bot.vectordb.v1.GetDocumentStatusRequest
+	(*GetDocumentStatusResponse)(nil),  // 12: bot.vectordb.v1.GetDocumentStatusResponse
+	(*ReindexDocumentsRequest)(nil),    // 13: bot.vectordb.v1.ReindexDocumentsRequest
+	(*ReindexDocumentsResponse)(nil),   // 14: bot.vectordb.v1.ReindexDocumentsResponse
+	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
+}
 var file_bot_vectordb_v1_vectordb_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0,  // 0: bot.vectordb.v1.SearchRequest.mode:type_name -> bot.vectordb.v1.SearchMode
+	3,  // 1: bot.vectordb.v1.SearchResponse.passages:type_name -> bot.vectordb.v1.Passage
+	1,  // 2: bot.vectordb.v1.Document.status:type_name -> bot.vectordb.v1.DocumentStatus
+	15, // 3: bot.vectordb.v1.Document.queued_at:type_name -> google.protobuf.Timestamp
+	15, // 4: bot.vectordb.v1.Document.updated_at:type_name -> google.protobuf.Timestamp
+	15, // 5: bot.vectordb.v1.Document.indexed_at:type_name -> google.protobuf.Timestamp
+	15, // 6: bot.vectordb.v1.Document.next_attempt_at:type_name -> google.protobuf.Timestamp
+	15, // 7: bot.vectordb.v1.KnowledgeBase.updated_at:type_name -> google.protobuf.Timestamp
+	6,  // 8: bot.vectordb.v1.ListKnowledgeBasesResponse.knowledge_bases:type_name -> bot.vectordb.v1.KnowledgeBase
+	1,  // 9: bot.vectordb.v1.ListDocumentsRequest.status:type_name -> bot.vectordb.v1.DocumentStatus
+	5,  // 10: bot.vectordb.v1.ListDocumentsResponse.documents:type_name -> bot.vectordb.v1.Document
+	5,  // 11: bot.vectordb.v1.GetDocumentStatusResponse.document:type_name -> bot.vectordb.v1.Document
+	2,  // 12: bot.vectordb.v1.VectordbService.Search:input_type -> bot.vectordb.v1.SearchRequest
+	7,  // 13: bot.vectordb.v1.VectordbService.ListKnowledgeBases:input_type -> bot.vectordb.v1.ListKnowledgeBasesRequest
+	9,  // 14: bot.vectordb.v1.VectordbService.ListDocuments:input_type -> bot.vectordb.v1.ListDocumentsRequest
+	11, // 15: bot.vectordb.v1.VectordbService.GetDocumentStatus:input_type -> bot.vectordb.v1.GetDocumentStatusRequest
+	13, // 16: bot.vectordb.v1.VectordbService.ReindexDocuments:input_type -> bot.vectordb.v1.ReindexDocumentsRequest
+	4,  // 17: bot.vectordb.v1.VectordbService.Search:output_type -> bot.vectordb.v1.SearchResponse
+	8,  // 18: bot.vectordb.v1.VectordbService.ListKnowledgeBases:output_type -> bot.vectordb.v1.ListKnowledgeBasesResponse
+	10, // 19: bot.vectordb.v1.VectordbService.ListDocuments:output_type -> bot.vectordb.v1.ListDocumentsResponse
+	12, // 20: bot.vectordb.v1.VectordbService.GetDocumentStatus:output_type -> bot.vectordb.v1.GetDocumentStatusResponse
+	14, // 21: bot.vectordb.v1.VectordbService.ReindexDocuments:output_type -> bot.vectordb.v1.ReindexDocumentsResponse
+	17, // [17:22] is the sub-list for method output_type
+	12, // [12:17] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_bot_vectordb_v1_vectordb_proto_init() }
@@ -47,13 +1297,15 @@ func file_bot_vectordb_v1_vectordb_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_vectordb_v1_vectordb_proto_rawDesc), len(file_bot_vectordb_v1_vectordb_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   0,
+			NumEnums:      2,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_bot_vectordb_v1_vectordb_proto_goTypes,
 		DependencyIndexes: file_bot_vectordb_v1_vectordb_proto_depIdxs,
+		EnumInfos:         file_bot_vectordb_v1_vectordb_proto_enumTypes,
+		MessageInfos:      file_bot_vectordb_v1_vectordb_proto_msgTypes,
 	}.Build()
 	File_bot_vectordb_v1_vectordb_proto = out.File
 	file_bot_vectordb_v1_vectordb_proto_goTypes = nil

@@ -7,7 +7,10 @@
 package vectordbv1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -15,15 +18,38 @@ import (
 // Requires gRPC-Go v1.64.0 or later.
 const _ = grpc.SupportPackageIsVersion9
 
+const (
+	VectordbService_Search_FullMethodName             = "/bot.vectordb.v1.VectordbService/Search"
+	VectordbService_ListKnowledgeBases_FullMethodName = "/bot.vectordb.v1.VectordbService/ListKnowledgeBases"
+	VectordbService_ListDocuments_FullMethodName      = "/bot.vectordb.v1.VectordbService/ListDocuments"
+	VectordbService_GetDocumentStatus_FullMethodName  = "/bot.vectordb.v1.VectordbService/GetDocumentStatus"
+	VectordbService_ReindexDocuments_FullMethodName   = "/bot.vectordb.v1.VectordbService/ReindexDocuments"
+)
+
 // VectordbServiceClient is the client API for VectordbService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// VectordbService will own knowledge bases, ingestion and retrieval.
-//
-// It has no RPCs yet on purpose: the domain RPCs arrive with the vectordb service's
-// issue, and domain APIs are not faked ahead of it.
+// VectordbService owns the knowledge bases of bots: the documents under
+// <bot>.gbai/<bot>.gbkb/<kb>/ are extracted (by botdrive), chunked, embedded
+// and indexed when botdrive reports a change; Search retrieves passages.
+// The organisation always comes from the caller's verified identity; a bot
+// is named by its slug inside that org, a knowledge base by its folder name.
 type VectordbServiceClient interface {
+	// Search returns the passages of a bot's knowledge bases that best answer
+	// a query: vector similarity and full-text ranks merged by reciprocal rank
+	// fusion (or one of them alone, see SearchMode).
+	Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error)
+	// ListKnowledgeBases lists a bot's knowledge bases with ingestion progress.
+	ListKnowledgeBases(ctx context.Context, in *ListKnowledgeBasesRequest, opts ...grpc.CallOption) (*ListKnowledgeBasesResponse, error)
+	// ListDocuments lists the documents of a bot (or one of its knowledge
+	// bases) with their ingestion status, in path order, a page at a time.
+	ListDocuments(ctx context.Context, in *ListDocumentsRequest, opts ...grpc.CallOption) (*ListDocumentsResponse, error)
+	// GetDocumentStatus describes one document (NotFound when unknown).
+	GetDocumentStatus(ctx context.Context, in *GetDocumentStatusRequest, opts ...grpc.CallOption) (*GetDocumentStatusResponse, error)
+	// ReindexDocuments queues documents again: one path, a knowledge base or a
+	// whole bot; with failed_only just the failed ones (kb:write).
+	ReindexDocuments(ctx context.Context, in *ReindexDocumentsRequest, opts ...grpc.CallOption) (*ReindexDocumentsResponse, error)
 }
 
 type vectordbServiceClient struct {
@@ -34,15 +60,80 @@ func NewVectordbServiceClient(cc grpc.ClientConnInterface) VectordbServiceClient
 	return &vectordbServiceClient{cc}
 }
 
+func (c *vectordbServiceClient) Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchResponse)
+	err := c.cc.Invoke(ctx, VectordbService_Search_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vectordbServiceClient) ListKnowledgeBases(ctx context.Context, in *ListKnowledgeBasesRequest, opts ...grpc.CallOption) (*ListKnowledgeBasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListKnowledgeBasesResponse)
+	err := c.cc.Invoke(ctx, VectordbService_ListKnowledgeBases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vectordbServiceClient) ListDocuments(ctx context.Context, in *ListDocumentsRequest, opts ...grpc.CallOption) (*ListDocumentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDocumentsResponse)
+	err := c.cc.Invoke(ctx, VectordbService_ListDocuments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vectordbServiceClient) GetDocumentStatus(ctx context.Context, in *GetDocumentStatusRequest, opts ...grpc.CallOption) (*GetDocumentStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDocumentStatusResponse)
+	err := c.cc.Invoke(ctx, VectordbService_GetDocumentStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vectordbServiceClient) ReindexDocuments(ctx context.Context, in *ReindexDocumentsRequest, opts ...grpc.CallOption) (*ReindexDocumentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReindexDocumentsResponse)
+	err := c.cc.Invoke(ctx, VectordbService_ReindexDocuments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VectordbServiceServer is the server API for VectordbService service.
 // All implementations must embed UnimplementedVectordbServiceServer
 // for forward compatibility.
 //
-// VectordbService will own knowledge bases, ingestion and retrieval.
-//
-// It has no RPCs yet on purpose: the domain RPCs arrive with the vectordb service's
-// issue, and domain APIs are not faked ahead of it.
+// VectordbService owns the knowledge bases of bots: the documents under
+// <bot>.gbai/<bot>.gbkb/<kb>/ are extracted (by botdrive), chunked, embedded
+// and indexed when botdrive reports a change; Search retrieves passages.
+// The organisation always comes from the caller's verified identity; a bot
+// is named by its slug inside that org, a knowledge base by its folder name.
 type VectordbServiceServer interface {
+	// Search returns the passages of a bot's knowledge bases that best answer
+	// a query: vector similarity and full-text ranks merged by reciprocal rank
+	// fusion (or one of them alone, see SearchMode).
+	Search(context.Context, *SearchRequest) (*SearchResponse, error)
+	// ListKnowledgeBases lists a bot's knowledge bases with ingestion progress.
+	ListKnowledgeBases(context.Context, *ListKnowledgeBasesRequest) (*ListKnowledgeBasesResponse, error)
+	// ListDocuments lists the documents of a bot (or one of its knowledge
+	// bases) with their ingestion status, in path order, a page at a time.
+	ListDocuments(context.Context, *ListDocumentsRequest) (*ListDocumentsResponse, error)
+	// GetDocumentStatus describes one document (NotFound when unknown).
+	GetDocumentStatus(context.Context, *GetDocumentStatusRequest) (*GetDocumentStatusResponse, error)
+	// ReindexDocuments queues documents again: one path, a knowledge base or a
+	// whole bot; with failed_only just the failed ones (kb:write).
+	ReindexDocuments(context.Context, *ReindexDocumentsRequest) (*ReindexDocumentsResponse, error)
 	mustEmbedUnimplementedVectordbServiceServer()
 }
 
@@ -53,6 +144,21 @@ type VectordbServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedVectordbServiceServer struct{}
 
+func (UnimplementedVectordbServiceServer) Search(context.Context, *SearchRequest) (*SearchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Search not implemented")
+}
+func (UnimplementedVectordbServiceServer) ListKnowledgeBases(context.Context, *ListKnowledgeBasesRequest) (*ListKnowledgeBasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListKnowledgeBases not implemented")
+}
+func (UnimplementedVectordbServiceServer) ListDocuments(context.Context, *ListDocumentsRequest) (*ListDocumentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDocuments not implemented")
+}
+func (UnimplementedVectordbServiceServer) GetDocumentStatus(context.Context, *GetDocumentStatusRequest) (*GetDocumentStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDocumentStatus not implemented")
+}
+func (UnimplementedVectordbServiceServer) ReindexDocuments(context.Context, *ReindexDocumentsRequest) (*ReindexDocumentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReindexDocuments not implemented")
+}
 func (UnimplementedVectordbServiceServer) mustEmbedUnimplementedVectordbServiceServer() {}
 func (UnimplementedVectordbServiceServer) testEmbeddedByValue()                         {}
 
@@ -74,13 +180,124 @@ func RegisterVectordbServiceServer(s grpc.ServiceRegistrar, srv VectordbServiceS
 	s.RegisterService(&VectordbService_ServiceDesc, srv)
 }
 
+func _VectordbService_Search_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VectordbServiceServer).Search(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VectordbService_Search_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VectordbServiceServer).Search(ctx, req.(*SearchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VectordbService_ListKnowledgeBases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListKnowledgeBasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VectordbServiceServer).ListKnowledgeBases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VectordbService_ListKnowledgeBases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VectordbServiceServer).ListKnowledgeBases(ctx, req.(*ListKnowledgeBasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VectordbService_ListDocuments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDocumentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VectordbServiceServer).ListDocuments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VectordbService_ListDocuments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VectordbServiceServer).ListDocuments(ctx, req.(*ListDocumentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VectordbService_GetDocumentStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDocumentStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VectordbServiceServer).GetDocumentStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VectordbService_GetDocumentStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VectordbServiceServer).GetDocumentStatus(ctx, req.(*GetDocumentStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VectordbService_ReindexDocuments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReindexDocumentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VectordbServiceServer).ReindexDocuments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VectordbService_ReindexDocuments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VectordbServiceServer).ReindexDocuments(ctx, req.(*ReindexDocumentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // VectordbService_ServiceDesc is the grpc.ServiceDesc for VectordbService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var VectordbService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "bot.vectordb.v1.VectordbService",
 	HandlerType: (*VectordbServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
-	Streams:     []grpc.StreamDesc{},
-	Metadata:    "bot/vectordb/v1/vectordb.proto",
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Search",
+			Handler:    _VectordbService_Search_Handler,
+		},
+		{
+			MethodName: "ListKnowledgeBases",
+			Handler:    _VectordbService_ListKnowledgeBases_Handler,
+		},
+		{
+			MethodName: "ListDocuments",
+			Handler:    _VectordbService_ListDocuments_Handler,
+		},
+		{
+			MethodName: "GetDocumentStatus",
+			Handler:    _VectordbService_GetDocumentStatus_Handler,
+		},
+		{
+			MethodName: "ReindexDocuments",
+			Handler:    _VectordbService_ReindexDocuments_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "bot/vectordb/v1/vectordb.proto",
 }
