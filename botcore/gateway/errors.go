@@ -5,6 +5,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Error codes of the JSON error format. Clients switch on the code; the
@@ -81,4 +85,49 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 		WriteError(w, http.StatusBadRequest, CodeBadRequest, "invalid JSON body: "+err.Error())
 	}
 	return false
+}
+
+// StatusOf maps a backend's gRPC error to the public error: HTTP status,
+// error code and message. service names the backend in "unavailable"
+// messages; an unexpected error never shows its text.
+func StatusOf(err error, service string) (int, string, string) {
+	st := status.Convert(err)
+	msg := st.Message()
+	code, name := http.StatusInternalServerError, CodeInternal
+	switch st.Code() {
+	case codes.InvalidArgument, codes.OutOfRange:
+		code, name = http.StatusBadRequest, CodeBadRequest
+	case codes.FailedPrecondition:
+		code, name = http.StatusConflict, "failed_precondition"
+	case codes.AlreadyExists, codes.Aborted:
+		code, name = http.StatusConflict, "conflict"
+	case codes.Unauthenticated:
+		code, name = http.StatusUnauthorized, CodeUnauthorized
+	case codes.PermissionDenied:
+		code, name = http.StatusForbidden, CodeForbidden
+	case codes.NotFound:
+		code, name = http.StatusNotFound, CodeNotFound
+	case codes.ResourceExhausted:
+		code, name = http.StatusTooManyRequests, CodeRateLimited
+	case codes.Unimplemented:
+		code, name = http.StatusNotImplemented, "not_implemented"
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		code, name = http.StatusServiceUnavailable, CodeUnavailable
+		msg = service + " is unavailable: " + msg
+	default:
+		msg = "internal error"
+	}
+	if strings.TrimSpace(msg) == "" {
+		msg = http.StatusText(code)
+	}
+	return code, name, msg
+}
+
+// WriteStatus writes a backend's gRPC error in the public error format.
+func WriteStatus(w http.ResponseWriter, err error, service string) {
+	code, name, msg := StatusOf(err, service)
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+	}
+	WriteError(w, code, name, msg)
 }

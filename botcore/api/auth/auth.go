@@ -486,36 +486,4 @@ func forward(r *http.Request) context.Context {
 }
 
 // writeStatus maps a gRPC status to the JSON error format.
-func writeStatus(w http.ResponseWriter, err error) {
-	st := status.Convert(err)
-	msg := st.Message()
-	httpStatus, code := http.StatusInternalServerError, gateway.CodeInternal
-	switch st.Code() {
-	case codes.InvalidArgument, codes.OutOfRange:
-		httpStatus, code = http.StatusBadRequest, gateway.CodeBadRequest
-	case codes.FailedPrecondition:
-		httpStatus, code = http.StatusConflict, "failed_precondition"
-	case codes.AlreadyExists:
-		httpStatus, code = http.StatusConflict, "conflict"
-	case codes.Unauthenticated:
-		httpStatus, code = http.StatusUnauthorized, gateway.CodeUnauthorized
-		w.Header().Set("WWW-Authenticate", "Bearer")
-	case codes.PermissionDenied:
-		httpStatus, code = http.StatusForbidden, gateway.CodeForbidden
-	case codes.NotFound:
-		httpStatus, code = http.StatusNotFound, gateway.CodeNotFound
-	case codes.ResourceExhausted:
-		httpStatus, code = http.StatusTooManyRequests, gateway.CodeRateLimited
-	case codes.Unimplemented:
-		httpStatus, code = http.StatusNotImplemented, "not_implemented"
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
-		httpStatus, code = http.StatusServiceUnavailable, gateway.CodeUnavailable
-		msg = "botauth is unavailable: " + msg
-	default:
-		msg = "internal error"
-	}
-	if strings.TrimSpace(msg) == "" {
-		msg = http.StatusText(httpStatus)
-	}
-	gateway.WriteError(w, httpStatus, code, msg)
-}
+func writeStatus(w http.ResponseWriter, err error) { gateway.WriteStatus(w, err, "botauth") }

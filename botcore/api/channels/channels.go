@@ -17,7 +17,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -86,31 +85,12 @@ func (a *api) webhook(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(resp.Body)
 }
 
-// writeStatus maps botchat's answer to the JSON error format.
+// writeStatus maps botchat's answer to the JSON error format; a conflict is
+// a 503 too, so the channel delivers the webhook again.
 func writeStatus(w http.ResponseWriter, err error) {
-	st := status.Convert(err)
-	msg := st.Message()
-	code, name := http.StatusInternalServerError, gateway.CodeInternal
-	switch st.Code() {
-	case codes.InvalidArgument:
-		code, name = http.StatusBadRequest, gateway.CodeBadRequest
-	case codes.Unauthenticated:
-		code, name = http.StatusUnauthorized, gateway.CodeUnauthorized
-	case codes.PermissionDenied:
-		code, name = http.StatusForbidden, gateway.CodeForbidden
-	case codes.NotFound:
-		code, name = http.StatusNotFound, gateway.CodeNotFound
-	case codes.ResourceExhausted:
-		code, name = http.StatusTooManyRequests, gateway.CodeRateLimited
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Aborted:
-		// The channel delivers again later.
-		code, name = http.StatusServiceUnavailable, gateway.CodeUnavailable
-		msg = "botchat is unavailable: " + msg
-	default:
-		msg = "internal error"
+	if status.Code(err) == codes.Aborted {
+		gateway.WriteError(w, http.StatusServiceUnavailable, gateway.CodeUnavailable, "botchat is busy: "+status.Convert(err).Message())
+		return
 	}
-	if strings.TrimSpace(msg) == "" {
-		msg = http.StatusText(code)
-	}
-	gateway.WriteError(w, code, name, msg)
+	gateway.WriteStatus(w, err, "botchat")
 }

@@ -32,7 +32,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -90,45 +89,9 @@ func forward(r *http.Request, queryToken bool) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, kv...)
 }
 
-// writeStatus maps a gRPC status to the JSON error format.
-func writeStatus(w http.ResponseWriter, err error) {
-	code, name, msg := httpStatus(err)
-	if code == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", "Bearer")
-	}
-	gateway.WriteError(w, code, name, msg)
-}
+func writeStatus(w http.ResponseWriter, err error) { gateway.WriteStatus(w, err, "botchat") }
 
-func httpStatus(err error) (int, string, string) {
-	st := status.Convert(err)
-	msg := st.Message()
-	code, name := http.StatusInternalServerError, gateway.CodeInternal
-	switch st.Code() {
-	case codes.InvalidArgument, codes.OutOfRange:
-		code, name = http.StatusBadRequest, gateway.CodeBadRequest
-	case codes.FailedPrecondition:
-		code, name = http.StatusConflict, "failed_precondition"
-	case codes.AlreadyExists:
-		code, name = http.StatusConflict, "conflict"
-	case codes.Unauthenticated:
-		code, name = http.StatusUnauthorized, gateway.CodeUnauthorized
-	case codes.PermissionDenied:
-		code, name = http.StatusForbidden, gateway.CodeForbidden
-	case codes.NotFound:
-		code, name = http.StatusNotFound, gateway.CodeNotFound
-	case codes.ResourceExhausted:
-		code, name = http.StatusTooManyRequests, gateway.CodeRateLimited
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
-		code, name = http.StatusServiceUnavailable, gateway.CodeUnavailable
-		msg = "botchat is unavailable: " + msg
-	default:
-		msg = "internal error"
-	}
-	if strings.TrimSpace(msg) == "" {
-		msg = http.StatusText(code)
-	}
-	return code, name, msg
-}
+func httpStatus(err error) (int, string, string) { return gateway.StatusOf(err, "botchat") }
 
 var marshal = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}
 

@@ -11,12 +11,9 @@ package llm
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/botserver-go/botserver-go/botcore/gateway"
 	llmv1 "github.com/botserver-go/botserver-go/proto/bot/llm/v1"
@@ -100,31 +97,5 @@ func forward(r *http.Request) context.Context {
 	return ctx
 }
 
-// writeStatus maps a gRPC status to the JSON error format. Internal
-// details stay in botllm's log.
-func writeStatus(w http.ResponseWriter, err error) {
-	st := status.Convert(err)
-	msg := st.Message()
-	httpStatus, code := http.StatusInternalServerError, gateway.CodeInternal
-	switch st.Code() {
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
-		httpStatus, code = http.StatusBadRequest, gateway.CodeBadRequest
-	case codes.Unauthenticated:
-		httpStatus, code = http.StatusUnauthorized, gateway.CodeUnauthorized
-	case codes.PermissionDenied:
-		httpStatus, code = http.StatusForbidden, gateway.CodeForbidden
-	case codes.NotFound:
-		httpStatus, code = http.StatusNotFound, gateway.CodeNotFound
-	case codes.ResourceExhausted:
-		httpStatus, code = http.StatusTooManyRequests, gateway.CodeRateLimited
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
-		httpStatus, code = http.StatusServiceUnavailable, gateway.CodeUnavailable
-		msg = "botllm is unavailable: " + msg
-	default:
-		msg = "internal error"
-	}
-	if strings.TrimSpace(msg) == "" {
-		msg = http.StatusText(httpStatus)
-	}
-	gateway.WriteError(w, httpStatus, code, msg)
-}
+// writeStatus maps a gRPC status to the JSON error format.
+func writeStatus(w http.ResponseWriter, err error) { gateway.WriteStatus(w, err, "botllm") }
