@@ -25,8 +25,11 @@ import (
 	"github.com/botserver-go/botserver-go/botstate/pg"
 	authv1 "github.com/botserver-go/botserver-go/proto/bot/auth/v1"
 	autov1 "github.com/botserver-go/botserver-go/proto/bot/auto/v1"
+	contactsv1 "github.com/botserver-go/botserver-go/proto/bot/contacts/v1"
 	drivev1 "github.com/botserver-go/botserver-go/proto/bot/drive/v1"
 	llmv1 "github.com/botserver-go/botserver-go/proto/bot/llm/v1"
+	mailv1 "github.com/botserver-go/botserver-go/proto/bot/mail/v1"
+	tasksv1 "github.com/botserver-go/botserver-go/proto/bot/tasks/v1"
 	vectordbv1 "github.com/botserver-go/botserver-go/proto/bot/vectordb/v1"
 )
 
@@ -81,6 +84,9 @@ func Service() *app.Service {
 				Limits:   vm.Limits{MaxSteps: settings.MaxSteps, MaxDuration: settings.MaxDuration, MaxMemory: settings.MaxMemory},
 			})
 			autov1.RegisterAutoServiceServer(env.GRPC, srv)
+			if err := env.AddUnit(scriptEvents(srv, env)); err != nil {
+				return err
+			}
 			if svcs.Drive != nil {
 				return env.AddUnit(driveEvents(srv, env))
 			}
@@ -101,6 +107,15 @@ func services(env *app.Env) *runtime.Services {
 	}
 	if cc, err := env.Clients.Conn("botdrive"); err == nil {
 		s.Drive = drivev1.NewDriveServiceClient(cc)
+	}
+	if cc, err := env.Clients.Conn("botmail"); err == nil {
+		s.Mail = mailv1.NewMailServiceClient(cc)
+	}
+	if cc, err := env.Clients.Conn("bottasks"); err == nil {
+		s.Tasks = tasksv1.NewTasksServiceClient(cc)
+	}
+	if cc, err := env.Clients.Conn("botcontacts"); err == nil {
+		s.Contacts = contactsv1.NewContactsServiceClient(cc)
 	}
 	return s
 }
@@ -136,6 +151,36 @@ func driveEvents(srv *server.Server, env *app.Env) lifecycle.Unit {
 						org, bot, path = e.OrgId, e.Bot, e.Path
 					}
 					return srv.FileChanged(ctx, org, bot, path)
+				},
+			})
+			if err != nil {
+				return err
+			}
+			return c.Start(ctx)
+		},
+		Stop: func(ctx context.Context) error { return c.Stop(ctx) },
+	}
+}
+
+// scriptEvents runs ON EVENT scripts for the events PUBLISH EVENT writes.
+func scriptEvents(srv *server.Server, env *app.Env) lifecycle.Unit {
+	var c *events.Consumer
+	return lifecycle.Unit{
+		Name: "script-events",
+		Start: func(ctx context.Context) error {
+			if _, err := events.EnsureStream(ctx, env.Bus.JS, "auto"); err != nil {
+				return err
+			}
+			var err error
+			c, err = events.NewConsumer(env.Bus.JS, env.DB, events.ConsumerOptions{
+				Stream: events.StreamName("auto"), Durable: "auto_events", Schema: "auto", Log: env.Log,
+				FilterSubjects: []string{store.EventSubject},
+				Handler: func(ctx context.Context, _ pgx.Tx, m events.Message) error {
+					var e autov1.ScriptEvent
+					if err := m.Decode(&e); err != nil {
+						return err
+					}
+					return srv.HandleEvent(ctx, &e)
 				},
 			})
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	authapi "github.com/botserver-go/botserver-go/botcore/api/auth"
+	autoapi "github.com/botserver-go/botserver-go/botcore/api/auto"
 	channelsapi "github.com/botserver-go/botserver-go/botcore/api/channels"
 	chatapi "github.com/botserver-go/botserver-go/botcore/api/chat"
 	driveapi "github.com/botserver-go/botserver-go/botcore/api/drive"
@@ -125,6 +126,7 @@ func setupGateway(env *app.Env, s *Settings) error {
 		{"botdrive", driveapi.Register},
 		{"botllm", llmapi.Register},
 		{"botauto", webchatapi.Register},
+		{"botauto", autoapi.Register},
 		{"botvectordb", kbapi.Register},
 	} {
 		if cc, err := env.Clients.Conn(api.backend); err == nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/botserver-go/botserver-go/botauto/basic/vm"
 	"github.com/botserver-go/botserver-go/botauto/store"
+	autov1 "github.com/botserver-go/botserver-go/proto/bot/auto/v1"
 )
 
 // Turn is who and where a script runs for.
@@ -22,6 +23,7 @@ type Turn struct {
 	Config                       map[string]string // the bot's config.csv
 	Tables                       map[string]*Table // declared bot tables by lower-case name
 	Prompt                       string            // PROMPT.md, the system prompt of LLM calls
+	EventDepth                   int32             // >0 when the run handles an event (ON EVENT)
 }
 
 // Host implements vm.Host for one run. Not safe for concurrent use (a VM
@@ -46,6 +48,8 @@ func (h *Host) Call(ctx context.Context, c *vm.Call) (vm.Value, error) {
 		return h.http(ctx, c)
 	case "tables":
 		return h.tables(ctx, c)
+	case "events":
+		return h.publish(ctx, c)
 	}
 	return h.Services.call(ctx, h.Turn, c)
 }
@@ -135,4 +139,31 @@ func parseTTL(v vm.Value) (time.Duration, error) {
 		}
 	}
 	return 0, fmt.Errorf("REMEMBER: time to live %q: use seconds or \"<n> minutes|hours|days\"", v.String())
+}
+
+// MaxEventDepth bounds chains of scripts publishing events that run
+// scripts publishing events.
+const MaxEventDepth = 8
+
+// publish runs PUBLISH EVENT "name", data.
+func (h *Host) publish(ctx context.Context, c *vm.Call) (vm.Value, error) {
+	if h.Store == nil {
+		return vm.Null, errors.New("events are not available")
+	}
+	name := strings.TrimSpace(c.Args[0].String())
+	if name == "" || len(name) > 200 {
+		return vm.Null, errors.New("PUBLISH EVENT needs a name of 1 to 200 characters")
+	}
+	if h.Turn.EventDepth >= MaxEventDepth {
+		return vm.Null, fmt.Errorf("PUBLISH EVENT %q: more than %d events in a chain of ON EVENT scripts", name, MaxEventDepth)
+	}
+	data, err := json.Marshal(c.Args[1].GoValue())
+	if err != nil {
+		return vm.Null, err
+	}
+	if len(data) > store.MaxMemoryBytes {
+		return vm.Null, errors.New("PUBLISH EVENT: data larger than 64 KiB")
+	}
+	return vm.Null, h.Store.PublishEvent(ctx, h.Turn.Org, &autov1.ScriptEvent{
+		OrgId: h.Turn.Org, Bot: h.Turn.Bot, Name: name, DataJson: string(data), Depth: h.Turn.EventDepth + 1})
 }

@@ -12,17 +12,23 @@ import (
 
 	"github.com/botserver-go/botserver-go/botauto/basic/vm"
 	"github.com/botserver-go/botserver-go/botstate/authz"
+	contactsv1 "github.com/botserver-go/botserver-go/proto/bot/contacts/v1"
 	drivev1 "github.com/botserver-go/botserver-go/proto/bot/drive/v1"
 	llmv1 "github.com/botserver-go/botserver-go/proto/bot/llm/v1"
+	mailv1 "github.com/botserver-go/botserver-go/proto/bot/mail/v1"
+	tasksv1 "github.com/botserver-go/botserver-go/proto/bot/tasks/v1"
 	vectordbv1 "github.com/botserver-go/botserver-go/proto/bot/vectordb/v1"
 )
 
 // Services are the other platform services scripts reach, over gRPC. A nil
 // client means the service is not deployed: its keywords say so.
 type Services struct {
-	LLM   llmv1.LlmServiceClient
-	KB    vectordbv1.VectordbServiceClient
-	Drive drivev1.DriveServiceClient
+	LLM      llmv1.LlmServiceClient
+	KB       vectordbv1.VectordbServiceClient
+	Drive    drivev1.DriveServiceClient
+	Mail     mailv1.MailServiceClient
+	Tasks    tasksv1.TasksServiceClient
+	Contacts contactsv1.ContactsServiceClient
 }
 
 // call runs a keyword of another service for the turn's organisation.
@@ -48,11 +54,27 @@ func (s *Services) call(ctx context.Context, t Turn, c *vm.Call) (vm.Value, erro
 			return vm.Null, errors.New("botdrive is not available")
 		}
 		v, err = s.drive(ctx, t, c)
+	case "mail":
+		if s == nil || s.Mail == nil {
+			return vm.Null, errors.New("botmail is not available")
+		}
+		v, err = s.mail(ctx, t, c)
+	case "tasks":
+		if s == nil || s.Tasks == nil {
+			return vm.Null, errors.New("bottasks is not available")
+		}
+		v, err = s.task(ctx, t, c)
+	case "calendar":
+		if s == nil || s.Contacts == nil {
+			return vm.Null, errors.New("botcontacts is not available")
+		}
+		v, err = s.book(ctx, t, c)
 	default:
 		return vm.Null, fmt.Errorf("%s is not available", serviceName(c.Service))
 	}
 	if st, ok := status.FromError(err); ok && err != nil {
-		if st.Code() == codes.Unavailable {
+		// Unimplemented: the service is deployed but its API has not landed.
+		if st.Code() == codes.Unavailable || st.Code() == codes.Unimplemented {
 			return vm.Null, fmt.Errorf("%s is not available", serviceName(c.Service))
 		}
 		return vm.Null, errors.New(st.Message()) // the service's words, without the gRPC wrapping
@@ -215,4 +237,91 @@ func (s *Services) drive(ctx context.Context, t Turn, c *vm.Call) (vm.Value, err
 		return vm.Null, err
 	}
 	return vm.Null, fmt.Errorf("%s is not a drive keyword", c.Keyword)
+}
+
+// recipients reads a recipient argument: an array or a comma/semicolon list.
+func recipients(v vm.Value) []string {
+	var out []string
+	add := func(s string) {
+		for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' }) {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	if v.Kind() == vm.ArrayKind {
+		for _, x := range v.Array().Items {
+			add(x.String())
+		}
+		return out
+	}
+	add(v.String())
+	return out
+}
+
+func (s *Services) mail(ctx context.Context, t Turn, c *vm.Call) (vm.Value, error) {
+	to := recipients(c.Args[0])
+	if len(to) == 0 {
+		return vm.Null, fmt.Errorf("%s needs a recipient", c.Keyword)
+	}
+	switch c.Keyword {
+	case "SEND MAIL", "BEGIN MAIL":
+		req := &mailv1.SendMailRequest{Bot: t.Bot, To: to}
+		if c.Keyword == "BEGIN MAIL" {
+			// BEGIN MAIL's block: the first line is the subject.
+			subject, body, _ := strings.Cut(c.Args[1].String(), "\n")
+			req.Subject, req.Body = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(subject), "Subject:")), body
+		} else {
+			req.Subject, req.Body = c.Args[1].String(), c.Args[2].String()
+		}
+		if len(c.Args) > 3 {
+			for _, a := range recipients(c.Args[3]) {
+				p, err := drivePath(t.Bot, a)
+				if err != nil {
+					return vm.Null, err
+				}
+				req.Attachments = append(req.Attachments, p)
+			}
+		}
+		resp, err := s.Mail.SendMail(ctx, req)
+		if err != nil {
+			return vm.Null, err
+		}
+		return vm.Str(resp.MessageId), nil
+	case "CREATE DRAFT":
+		resp, err := s.Mail.CreateDraft(ctx, &mailv1.CreateDraftRequest{Bot: t.Bot, To: to, Subject: c.Args[1].String(), Body: c.Args[2].String()})
+		if err != nil {
+			return vm.Null, err
+		}
+		return vm.Str(resp.DraftId), nil
+	}
+	return vm.Null, fmt.Errorf("%s is not a mail keyword", c.Keyword)
+}
+
+func (s *Services) task(ctx context.Context, t Turn, c *vm.Call) (vm.Value, error) {
+	req := &tasksv1.CreateTaskRequest{Bot: t.Bot, Title: c.Args[0].String(), Assignee: c.Args[1].String(), Due: c.Args[2].String()}
+	if strings.TrimSpace(req.Title) == "" {
+		return vm.Null, errors.New("CREATE TASK needs a title")
+	}
+	if len(c.Args) > 3 {
+		req.Project = c.Args[3].String()
+	}
+	resp, err := s.Tasks.CreateTask(ctx, req)
+	if err != nil {
+		return vm.Null, err
+	}
+	return vm.Str(resp.TaskId), nil
+}
+
+func (s *Services) book(ctx context.Context, t Turn, c *vm.Call) (vm.Value, error) {
+	minutes, ok := c.Args[2].Number()
+	if !ok || minutes <= 0 || minutes > 24*60 {
+		return vm.Null, fmt.Errorf("BOOK: duration must be minutes between 1 and 1440, found %q", c.Args[2].String())
+	}
+	resp, err := s.Contacts.Book(ctx, &contactsv1.BookRequest{Bot: t.Bot, Who: c.Args[0].String(), When: c.Args[1].String(),
+		DurationMinutes: int32(minutes), Subject: c.Args[3].String()})
+	if err != nil {
+		return vm.Null, err
+	}
+	return vm.Str(resp.EventId), nil
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/botserver-go/botserver-go/botauto/basic/vm"
 	llmv1 "github.com/botserver-go/botserver-go/proto/bot/llm/v1"
+	mailv1 "github.com/botserver-go/botserver-go/proto/bot/mail/v1"
+	tasksv1 "github.com/botserver-go/botserver-go/proto/bot/tasks/v1"
 )
 
 // llmServer records Complete calls and answers with a fixed text.
@@ -75,6 +77,34 @@ func TestServiceKeywordsOverGRPC(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "is not available") {
 			t.Errorf("%s: %v", c.Keyword, err)
 		}
+	}
+}
+
+// A deployed service whose API has not landed yet answers Unimplemented:
+// the keyword says the service is not available.
+func TestUnimplementedServicesAreNotAvailable(t *testing.T) {
+	gs := grpc.NewServer()
+	tasksv1.RegisterTasksServiceServer(gs, tasksv1.UnimplementedTasksServiceServer{})
+	mailv1.RegisterMailServiceServer(gs, mailv1.UnimplementedMailServiceServer{})
+	lis, _ := net.Listen("tcp", "127.0.0.1:0")
+	go gs.Serve(lis)
+	defer gs.Stop()
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	h := &Host{Turn: Turn{Org: "o", Bot: "shop"}, Services: &Services{Tasks: tasksv1.NewTasksServiceClient(cc), Mail: mailv1.NewMailServiceClient(cc)}}
+	_, err = h.Call(context.Background(), &vm.Call{Keyword: "CREATE TASK", Service: "tasks", Args: []vm.Value{vm.Str("call Ana"), vm.Str("bo"), vm.Str("2026-12-01")}})
+	if err == nil || err.Error() != "bottasks is not available" {
+		t.Fatalf("CREATE TASK: %v", err)
+	}
+	_, err = h.Call(context.Background(), &vm.Call{Keyword: "SEND MAIL", Service: "mail", Args: []vm.Value{vm.Str("a@b.c; d@e.f"), vm.Str("s"), vm.Str("b")}})
+	if err == nil || err.Error() != "botmail is not available" {
+		t.Fatalf("SEND MAIL: %v", err)
+	}
+	if got := recipients(vm.Str("a@b.c; d@e.f,")); len(got) != 2 || got[1] != "d@e.f" {
+		t.Fatalf("recipients = %q", got)
 	}
 }
 

@@ -99,7 +99,7 @@ func (s *Server) load(ctx context.Context, org, bot string) (*live, error) {
 			row.Scripts[name] = prev.Scripts[name]
 		}
 	}
-	diags := pkg.Diagnostics
+	diags := append(pkg.Diagnostics, s.registerTriggers(ctx, org, bot, pkg)...)
 	if diags == nil {
 		diags = []bots.Diagnostic{}
 	}
@@ -110,7 +110,7 @@ func (s *Server) load(ctx context.Context, org, bot string) (*live, error) {
 	if err := s.store.SaveBot(ctx, org, row, programs); err != nil {
 		return nil, err
 	}
-	for _, d := range pkg.Diagnostics {
+	for _, d := range diags {
 		s.log.Warn("bot package problem", "org", org, "bot", bot, "problem", d.String())
 	}
 	s.log.Info("bot package loaded", "org", org, "bot", bot, "version", pkg.Version, "scripts", len(pkg.Scripts))

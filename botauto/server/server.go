@@ -76,6 +76,7 @@ var Policy = authz.Policy{
 	autov1.AutoService_SetMemory_FullMethodName:    {Permission: "bots:write"},
 	autov1.AutoService_ListTables_FullMethodName:   {Permission: "bots:read"},
 	autov1.AutoService_QueryTable_FullMethodName:   {Permission: "bots:read"},
+	autov1.AutoService_RunWebhook_FullMethodName:   {Permission: "bots:write"},
 }
 
 var conversationID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)

@@ -192,6 +192,18 @@ RETURN r
 	if tr := b.Bot.Triggers[1]; tr.Keyword != "ON EMAIL" || tr.Args[0] != "orders@shop.test" || tr.Clauses["SUBJECT"] != "order" || tr.Line != 2 {
 		t.Fatalf("trigger = %+v", tr)
 	}
+	// Without bottasks and botmail the triggers are listed, and why they do
+	// not fire is a diagnostic at their line.
+	var why []string
+	for _, d := range b.Bot.Diagnostics {
+		if strings.HasSuffix(d.File, "daily.bas") {
+			why = append(why, fmt.Sprintf("%d: %s", d.Line, d.Message))
+		}
+	}
+	if !slices.Equal(why, []string{"1: SET SCHEDULE is not registered: bottasks is not available", "2: ON EMAIL is not registered: botmail is not available"}) &&
+		!slices.Equal(why, []string{"2: ON EMAIL is not registered: botmail is not available", "1: SET SCHEDULE is not registered: bottasks is not available"}) {
+		t.Fatalf("trigger diagnostics = %q", why)
+	}
 	cr, err := r.client.Compile(ctx, &autov1.CompileRequest{Name: "x.bas", Source: "TALK (1 +\nFOR i = 1 TO\n"})
 	if err != nil || cr.Ok || len(cr.Diagnostics) < 2 {
 		t.Fatalf("compile = %+v, %v (want several diagnostics)", cr, err)
@@ -281,7 +293,7 @@ END IF
 
 func TestConcurrentTurnsOfOneConversationConflict(t *testing.T) {
 	e := newEnv(t)
-	e.script("shop", "start.bas", "HEAR a\nHEAR b\nTALK a + b\n")
+	e.script("shop", "start.bas", "DO\nHEAR a\nLOOP\n")
 	r := e.replica()
 	ctx := as(orgA)
 	r.say(t, ctx, "shop", "c", "")

@@ -13,7 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/botserver-go/botserver-go/botstate/events"
 	"github.com/botserver-go/botserver-go/botstate/pg"
+	autov1 "github.com/botserver-go/botserver-go/proto/bot/auto/v1"
 )
 
 // ErrNotFound is returned when a row does not exist (in the caller's org).
@@ -204,3 +206,14 @@ func (s *Store) SaveConversation(ctx context.Context, org string, c *Conversatio
 		return nil
 	})
 }
+
+// PublishEvent writes a script's event to the outbox; the relay publishes it.
+func (s *Store) PublishEvent(ctx context.Context, org string, ev *autov1.ScriptEvent) error {
+	return pg.InOrg(ctx, s.pool, org, func(tx pgx.Tx) error {
+		_, err := events.Write(ctx, tx, "auto", events.Event{Subject: EventSubject, Payload: ev})
+		return err
+	})
+}
+
+// EventSubject is where PUBLISH EVENT's events go.
+const EventSubject = "bot.auto.event.published"

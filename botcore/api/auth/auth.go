@@ -29,14 +29,12 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -469,21 +467,7 @@ func writeOut(w http.ResponseWriter, code int, out any) {
 	gateway.WriteJSON(w, code, out)
 }
 
-// forward passes the caller's Authorization (and the client address, for
-// botauth's login audit) as gRPC metadata.
-func forward(r *http.Request) context.Context {
-	ctx := r.Context()
-	kv := []string{}
-	if a := r.Header.Get("Authorization"); a != "" {
-		kv = append(kv, "authorization", a)
-	}
-	if ip := gateway.ClientIP(ctx); ip.IsValid() {
-		kv = append(kv, "x-forwarded-for", ip.String())
-	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		kv = append(kv, "x-forwarded-for", host)
-	}
-	return metadata.AppendToOutgoingContext(ctx, kv...)
-}
+func forward(r *http.Request) context.Context { return gateway.Forward(r, false) }
 
 // writeStatus maps a gRPC status to the JSON error format.
 func writeStatus(w http.ResponseWriter, err error) { gateway.WriteStatus(w, err, "botauth") }

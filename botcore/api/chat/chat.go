@@ -29,7 +29,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -37,7 +36,6 @@ import (
 	"github.com/coder/websocket"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -71,23 +69,7 @@ func Register(gw *gateway.Gateway, cc grpc.ClientConnInterface) {
 
 type api struct{ c chatv1.ChatServiceClient }
 
-// forward carries the caller's token (header, or ?token= for browsers'
-// WebSockets and EventSources) and address to botchat.
-func forward(r *http.Request, queryToken bool) context.Context {
-	ctx := r.Context()
-	var kv []string
-	if a := r.Header.Get("Authorization"); a != "" {
-		kv = append(kv, "authorization", a)
-	} else if t := r.URL.Query().Get("token"); queryToken && t != "" {
-		kv = append(kv, "authorization", "Bearer "+t)
-	}
-	if ip := gateway.ClientIP(ctx); ip.IsValid() {
-		kv = append(kv, "x-forwarded-for", ip.String())
-	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		kv = append(kv, "x-forwarded-for", host)
-	}
-	return metadata.AppendToOutgoingContext(ctx, kv...)
-}
+func forward(r *http.Request, queryToken bool) context.Context { return gateway.Forward(r, queryToken) }
 
 func writeStatus(w http.ResponseWriter, err error) { gateway.WriteStatus(w, err, "botchat") }
 

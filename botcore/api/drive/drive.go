@@ -33,7 +33,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/botserver-go/botserver-go/botcore/gateway"
@@ -67,14 +66,7 @@ func Register(gw *gateway.Gateway, cc grpc.ClientConnInterface) {
 	gw.HandleFunc("PUT /api/v1/drive/quota", a.quota)
 }
 
-// outgoing forwards the caller's credentials to botdrive.
-func outgoing(r *http.Request) context.Context {
-	ctx := r.Context()
-	if h := r.Header.Get("Authorization"); h != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", h)
-	}
-	return ctx
-}
+func outgoing(r *http.Request) context.Context { return gateway.Forward(r, false) }
 
 // writeStatus answers a gRPC error in the JSON error format.
 func writeStatus(w http.ResponseWriter, err error) {

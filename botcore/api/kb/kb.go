@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/botserver-go/botserver-go/botcore/gateway"
@@ -207,14 +206,7 @@ func stamp(t *timestamppb.Timestamp) string {
 	return t.AsTime().UTC().Format(time.RFC3339Nano)
 }
 
-// forward passes the caller's Authorization to botvectordb as gRPC metadata.
-func forward(r *http.Request) context.Context {
-	ctx := r.Context()
-	if a := r.Header.Get("Authorization"); a != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
-	}
-	return ctx
-}
+func forward(r *http.Request) context.Context { return gateway.Forward(r, false) }
 
 // writeStatus maps a gRPC status to the JSON error format.
 func writeStatus(w http.ResponseWriter, err error) { gateway.WriteStatus(w, err, "botvectordb") }

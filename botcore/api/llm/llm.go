@@ -13,7 +13,6 @@ import (
 	"net/http"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 
 	"github.com/botserver-go/botserver-go/botcore/gateway"
 	llmv1 "github.com/botserver-go/botserver-go/proto/bot/llm/v1"
@@ -88,14 +87,7 @@ func budget(b *llmv1.Budget) Budget {
 	return Budget{Bot: b.GetBot(), MonthlyTokenLimit: b.GetMonthlyTokenLimit(), UsedTokens: b.GetUsedTokens()}
 }
 
-// forward passes the caller's Authorization to botllm as gRPC metadata.
-func forward(r *http.Request) context.Context {
-	ctx := r.Context()
-	if a := r.Header.Get("Authorization"); a != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
-	}
-	return ctx
-}
+func forward(r *http.Request) context.Context { return gateway.Forward(r, false) }
 
 // writeStatus maps a gRPC status to the JSON error format.
 func writeStatus(w http.ResponseWriter, err error) { gateway.WriteStatus(w, err, "botllm") }

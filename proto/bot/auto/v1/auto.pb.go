@@ -78,6 +78,128 @@ func (TurnStatus) EnumDescriptor() ([]byte, []int) {
 	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{0}
 }
 
+type RunWebhookRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Bot      string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Endpoint string                 `protobuf:"bytes,2,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	// body_json is the request body (JSON; other bodies arrive as a string).
+	BodyJson      string `protobuf:"bytes,3,opt,name=body_json,json=bodyJson,proto3" json:"body_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunWebhookRequest) Reset() {
+	*x = RunWebhookRequest{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunWebhookRequest) ProtoMessage() {}
+
+func (x *RunWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunWebhookRequest.ProtoReflect.Descriptor instead.
+func (*RunWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RunWebhookRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *RunWebhookRequest) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+func (x *RunWebhookRequest) GetBodyJson() string {
+	if x != nil {
+		return x.BodyJson
+	}
+	return ""
+}
+
+type RunWebhookResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ResultJson string                 `protobuf:"bytes,1,opt,name=result_json,json=resultJson,proto3" json:"result_json,omitempty"`
+	Outputs    []*Output              `protobuf:"bytes,2,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	// error is the script's error, if it failed.
+	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunWebhookResponse) Reset() {
+	*x = RunWebhookResponse{}
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunWebhookResponse) ProtoMessage() {}
+
+func (x *RunWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunWebhookResponse.ProtoReflect.Descriptor instead.
+func (*RunWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RunWebhookResponse) GetResultJson() string {
+	if x != nil {
+		return x.ResultJson
+	}
+	return ""
+}
+
+func (x *RunWebhookResponse) GetOutputs() []*Output {
+	if x != nil {
+		return x.Outputs
+	}
+	return nil
+}
+
+func (x *RunWebhookResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type Memory struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
@@ -90,7 +212,7 @@ type Memory struct {
 
 func (x *Memory) Reset() {
 	*x = Memory{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[0]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -102,7 +224,7 @@ func (x *Memory) String() string {
 func (*Memory) ProtoMessage() {}
 
 func (x *Memory) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[0]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -115,7 +237,7 @@ func (x *Memory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Memory.ProtoReflect.Descriptor instead.
 func (*Memory) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{0}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Memory) GetKey() string {
@@ -159,7 +281,7 @@ type ListMemoriesRequest struct {
 
 func (x *ListMemoriesRequest) Reset() {
 	*x = ListMemoriesRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[1]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -171,7 +293,7 @@ func (x *ListMemoriesRequest) String() string {
 func (*ListMemoriesRequest) ProtoMessage() {}
 
 func (x *ListMemoriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[1]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -184,7 +306,7 @@ func (x *ListMemoriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMemoriesRequest.ProtoReflect.Descriptor instead.
 func (*ListMemoriesRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{1}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListMemoriesRequest) GetBot() string {
@@ -217,7 +339,7 @@ type ListMemoriesResponse struct {
 
 func (x *ListMemoriesResponse) Reset() {
 	*x = ListMemoriesResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[2]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +351,7 @@ func (x *ListMemoriesResponse) String() string {
 func (*ListMemoriesResponse) ProtoMessage() {}
 
 func (x *ListMemoriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[2]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +364,7 @@ func (x *ListMemoriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMemoriesResponse.ProtoReflect.Descriptor instead.
 func (*ListMemoriesResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{2}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListMemoriesResponse) GetMemories() []*Memory {
@@ -268,7 +390,7 @@ type SetMemoryRequest struct {
 
 func (x *SetMemoryRequest) Reset() {
 	*x = SetMemoryRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[3]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -280,7 +402,7 @@ func (x *SetMemoryRequest) String() string {
 func (*SetMemoryRequest) ProtoMessage() {}
 
 func (x *SetMemoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[3]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -293,7 +415,7 @@ func (x *SetMemoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMemoryRequest.ProtoReflect.Descriptor instead.
 func (*SetMemoryRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{3}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SetMemoryRequest) GetBot() string {
@@ -346,7 +468,7 @@ type SetMemoryResponse struct {
 
 func (x *SetMemoryResponse) Reset() {
 	*x = SetMemoryResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[4]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +480,7 @@ func (x *SetMemoryResponse) String() string {
 func (*SetMemoryResponse) ProtoMessage() {}
 
 func (x *SetMemoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[4]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +493,7 @@ func (x *SetMemoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMemoryResponse.ProtoReflect.Descriptor instead.
 func (*SetMemoryResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{4}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{6}
 }
 
 type TableField struct {
@@ -385,7 +507,7 @@ type TableField struct {
 
 func (x *TableField) Reset() {
 	*x = TableField{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[5]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -397,7 +519,7 @@ func (x *TableField) String() string {
 func (*TableField) ProtoMessage() {}
 
 func (x *TableField) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[5]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -410,7 +532,7 @@ func (x *TableField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableField.ProtoReflect.Descriptor instead.
 func (*TableField) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{5}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TableField) GetName() string {
@@ -444,7 +566,7 @@ type Table struct {
 
 func (x *Table) Reset() {
 	*x = Table{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[6]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +578,7 @@ func (x *Table) String() string {
 func (*Table) ProtoMessage() {}
 
 func (x *Table) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[6]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +591,7 @@ func (x *Table) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Table.ProtoReflect.Descriptor instead.
 func (*Table) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{6}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Table) GetName() string {
@@ -495,7 +617,7 @@ type ListTablesRequest struct {
 
 func (x *ListTablesRequest) Reset() {
 	*x = ListTablesRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[7]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +629,7 @@ func (x *ListTablesRequest) String() string {
 func (*ListTablesRequest) ProtoMessage() {}
 
 func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[7]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +642,7 @@ func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesRequest.ProtoReflect.Descriptor instead.
 func (*ListTablesRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{7}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListTablesRequest) GetBot() string {
@@ -539,7 +661,7 @@ type ListTablesResponse struct {
 
 func (x *ListTablesResponse) Reset() {
 	*x = ListTablesResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[8]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +673,7 @@ func (x *ListTablesResponse) String() string {
 func (*ListTablesResponse) ProtoMessage() {}
 
 func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[8]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +686,7 @@ func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesResponse.ProtoReflect.Descriptor instead.
 func (*ListTablesResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{8}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListTablesResponse) GetTables() []*Table {
@@ -588,7 +710,7 @@ type QueryTableRequest struct {
 
 func (x *QueryTableRequest) Reset() {
 	*x = QueryTableRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[9]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +722,7 @@ func (x *QueryTableRequest) String() string {
 func (*QueryTableRequest) ProtoMessage() {}
 
 func (x *QueryTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[9]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +735,7 @@ func (x *QueryTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryTableRequest.ProtoReflect.Descriptor instead.
 func (*QueryTableRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{9}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *QueryTableRequest) GetBot() string {
@@ -654,7 +776,7 @@ type QueryTableResponse struct {
 
 func (x *QueryTableResponse) Reset() {
 	*x = QueryTableResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[10]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +788,7 @@ func (x *QueryTableResponse) String() string {
 func (*QueryTableResponse) ProtoMessage() {}
 
 func (x *QueryTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[10]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +801,7 @@ func (x *QueryTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryTableResponse.ProtoReflect.Descriptor instead.
 func (*QueryTableResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{10}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *QueryTableResponse) GetRowsJson() []string {
@@ -709,7 +831,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[11]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +843,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[11]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +856,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{11}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Output) GetKind() string {
@@ -791,7 +913,7 @@ type ConverseRequest struct {
 
 func (x *ConverseRequest) Reset() {
 	*x = ConverseRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[12]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +925,7 @@ func (x *ConverseRequest) String() string {
 func (*ConverseRequest) ProtoMessage() {}
 
 func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[12]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +938,7 @@ func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseRequest.ProtoReflect.Descriptor instead.
 func (*ConverseRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{12}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConverseRequest) GetBot() string {
@@ -877,7 +999,7 @@ type TurnEnd struct {
 
 func (x *TurnEnd) Reset() {
 	*x = TurnEnd{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[13]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +1011,7 @@ func (x *TurnEnd) String() string {
 func (*TurnEnd) ProtoMessage() {}
 
 func (x *TurnEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[13]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +1024,7 @@ func (x *TurnEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnEnd.ProtoReflect.Descriptor instead.
 func (*TurnEnd) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{13}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TurnEnd) GetStatus() TurnStatus {
@@ -953,7 +1075,7 @@ type ConverseResponse struct {
 
 func (x *ConverseResponse) Reset() {
 	*x = ConverseResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[14]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1087,7 @@ func (x *ConverseResponse) String() string {
 func (*ConverseResponse) ProtoMessage() {}
 
 func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[14]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1100,7 @@ func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseResponse.ProtoReflect.Descriptor instead.
 func (*ConverseResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{14}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ConverseResponse) GetEvent() isConverseResponse_Event {
@@ -1035,7 +1157,7 @@ type RunToolRequest struct {
 
 func (x *RunToolRequest) Reset() {
 	*x = RunToolRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[15]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1169,7 @@ func (x *RunToolRequest) String() string {
 func (*RunToolRequest) ProtoMessage() {}
 
 func (x *RunToolRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[15]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1182,7 @@ func (x *RunToolRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunToolRequest.ProtoReflect.Descriptor instead.
 func (*RunToolRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{15}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RunToolRequest) GetBot() string {
@@ -1111,7 +1233,7 @@ type RunToolResponse struct {
 
 func (x *RunToolResponse) Reset() {
 	*x = RunToolResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[16]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1123,7 +1245,7 @@ func (x *RunToolResponse) String() string {
 func (*RunToolResponse) ProtoMessage() {}
 
 func (x *RunToolResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[16]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1136,7 +1258,7 @@ func (x *RunToolResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunToolResponse.ProtoReflect.Descriptor instead.
 func (*RunToolResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{16}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RunToolResponse) GetResultJson() string {
@@ -1173,7 +1295,7 @@ type Tool struct {
 
 func (x *Tool) Reset() {
 	*x = Tool{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[17]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1307,7 @@ func (x *Tool) String() string {
 func (*Tool) ProtoMessage() {}
 
 func (x *Tool) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[17]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1320,7 @@ func (x *Tool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tool.ProtoReflect.Descriptor instead.
 func (*Tool) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{17}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Tool) GetName() string {
@@ -1234,7 +1356,7 @@ type ListToolsRequest struct {
 
 func (x *ListToolsRequest) Reset() {
 	*x = ListToolsRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[18]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1368,7 @@ func (x *ListToolsRequest) String() string {
 func (*ListToolsRequest) ProtoMessage() {}
 
 func (x *ListToolsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[18]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1381,7 @@ func (x *ListToolsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListToolsRequest.ProtoReflect.Descriptor instead.
 func (*ListToolsRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{18}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListToolsRequest) GetBot() string {
@@ -1285,7 +1407,7 @@ type ListToolsResponse struct {
 
 func (x *ListToolsResponse) Reset() {
 	*x = ListToolsResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[19]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +1419,7 @@ func (x *ListToolsResponse) String() string {
 func (*ListToolsResponse) ProtoMessage() {}
 
 func (x *ListToolsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[19]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +1432,7 @@ func (x *ListToolsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListToolsResponse.ProtoReflect.Descriptor instead.
 func (*ListToolsResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{19}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListToolsResponse) GetTools() []*Tool {
@@ -1332,7 +1454,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[20]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1466,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[20]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1479,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{20}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Diagnostic) GetFile() string {
@@ -1398,7 +1520,7 @@ type CompileRequest struct {
 
 func (x *CompileRequest) Reset() {
 	*x = CompileRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[21]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +1532,7 @@ func (x *CompileRequest) String() string {
 func (*CompileRequest) ProtoMessage() {}
 
 func (x *CompileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[21]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1545,7 @@ func (x *CompileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompileRequest.ProtoReflect.Descriptor instead.
 func (*CompileRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{21}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CompileRequest) GetName() string {
@@ -1453,7 +1575,7 @@ type CompileResponse struct {
 
 func (x *CompileResponse) Reset() {
 	*x = CompileResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[22]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1587,7 @@ func (x *CompileResponse) String() string {
 func (*CompileResponse) ProtoMessage() {}
 
 func (x *CompileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[22]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1600,7 @@ func (x *CompileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompileResponse.ProtoReflect.Descriptor instead.
 func (*CompileResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{22}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CompileResponse) GetOk() bool {
@@ -1518,7 +1640,7 @@ type LoadBotRequest struct {
 
 func (x *LoadBotRequest) Reset() {
 	*x = LoadBotRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[23]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1530,7 +1652,7 @@ func (x *LoadBotRequest) String() string {
 func (*LoadBotRequest) ProtoMessage() {}
 
 func (x *LoadBotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[23]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1543,7 +1665,7 @@ func (x *LoadBotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBotRequest.ProtoReflect.Descriptor instead.
 func (*LoadBotRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{23}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LoadBotRequest) GetBot() string {
@@ -1562,7 +1684,7 @@ type LoadBotResponse struct {
 
 func (x *LoadBotResponse) Reset() {
 	*x = LoadBotResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[24]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1696,7 @@ func (x *LoadBotResponse) String() string {
 func (*LoadBotResponse) ProtoMessage() {}
 
 func (x *LoadBotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[24]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +1709,7 @@ func (x *LoadBotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBotResponse.ProtoReflect.Descriptor instead.
 func (*LoadBotResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{24}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LoadBotResponse) GetBot() *Bot {
@@ -1606,7 +1728,7 @@ type GetBotRequest struct {
 
 func (x *GetBotRequest) Reset() {
 	*x = GetBotRequest{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[25]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1618,7 +1740,7 @@ func (x *GetBotRequest) String() string {
 func (*GetBotRequest) ProtoMessage() {}
 
 func (x *GetBotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[25]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1631,7 +1753,7 @@ func (x *GetBotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBotRequest.ProtoReflect.Descriptor instead.
 func (*GetBotRequest) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{25}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetBotRequest) GetBot() string {
@@ -1650,7 +1772,7 @@ type GetBotResponse struct {
 
 func (x *GetBotResponse) Reset() {
 	*x = GetBotResponse{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[26]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1662,7 +1784,7 @@ func (x *GetBotResponse) String() string {
 func (*GetBotResponse) ProtoMessage() {}
 
 func (x *GetBotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[26]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1675,7 +1797,7 @@ func (x *GetBotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBotResponse.ProtoReflect.Descriptor instead.
 func (*GetBotResponse) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{26}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetBotResponse) GetBot() *Bot {
@@ -1698,7 +1820,7 @@ type Script struct {
 
 func (x *Script) Reset() {
 	*x = Script{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[27]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +1832,7 @@ func (x *Script) String() string {
 func (*Script) ProtoMessage() {}
 
 func (x *Script) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[27]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +1845,7 @@ func (x *Script) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Script.ProtoReflect.Descriptor instead.
 func (*Script) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{27}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Script) GetName() string {
@@ -1769,7 +1891,7 @@ type Bot struct {
 
 func (x *Bot) Reset() {
 	*x = Bot{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[28]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +1903,7 @@ func (x *Bot) String() string {
 func (*Bot) ProtoMessage() {}
 
 func (x *Bot) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[28]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +1916,7 @@ func (x *Bot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bot.ProtoReflect.Descriptor instead.
 func (*Bot) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{28}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Bot) GetName() string {
@@ -1867,7 +1989,7 @@ type Trigger struct {
 
 func (x *Trigger) Reset() {
 	*x = Trigger{}
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[29]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1879,7 +2001,7 @@ func (x *Trigger) String() string {
 func (*Trigger) ProtoMessage() {}
 
 func (x *Trigger) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_auto_v1_auto_proto_msgTypes[29]
+	mi := &file_bot_auto_v1_auto_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1892,7 +2014,7 @@ func (x *Trigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trigger.ProtoReflect.Descriptor instead.
 func (*Trigger) Descriptor() ([]byte, []int) {
-	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{29}
+	return file_bot_auto_v1_auto_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Trigger) GetScript() string {
@@ -1934,7 +2056,16 @@ var File_bot_auto_v1_auto_proto protoreflect.FileDescriptor
 
 const file_bot_auto_v1_auto_proto_rawDesc = "" +
 	"\n" +
-	"\x16bot/auto/v1/auto.proto\x12\vbot.auto.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x01\n" +
+	"\x16bot/auto/v1/auto.proto\x12\vbot.auto.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"^\n" +
+	"\x11RunWebhookRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x1a\n" +
+	"\bendpoint\x18\x02 \x01(\tR\bendpoint\x12\x1b\n" +
+	"\tbody_json\x18\x03 \x01(\tR\bbodyJson\"z\n" +
+	"\x12RunWebhookResponse\x12\x1f\n" +
+	"\vresult_json\x18\x01 \x01(\tR\n" +
+	"resultJson\x12-\n" +
+	"\aoutputs\x18\x02 \x03(\v2\x13.bot.auto.v1.OutputR\aoutputs\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\xaf\x01\n" +
 	"\x06Memory\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1d\n" +
 	"\n" +
@@ -2074,7 +2205,7 @@ const file_bot_auto_v1_auto_proto_rawDesc = "" +
 	"\x17TURN_STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10TURN_STATUS_DONE\x10\x01\x12\x17\n" +
 	"\x13TURN_STATUS_WAITING\x10\x02\x12\x16\n" +
-	"\x12TURN_STATUS_FAILED\x10\x032\xf8\x05\n" +
+	"\x12TURN_STATUS_FAILED\x10\x032\xc7\x06\n" +
 	"\vAutoService\x12I\n" +
 	"\bConverse\x12\x1c.bot.auto.v1.ConverseRequest\x1a\x1d.bot.auto.v1.ConverseResponse0\x01\x12D\n" +
 	"\aRunTool\x12\x1b.bot.auto.v1.RunToolRequest\x1a\x1c.bot.auto.v1.RunToolResponse\x12J\n" +
@@ -2087,7 +2218,9 @@ const file_bot_auto_v1_auto_proto_rawDesc = "" +
 	"\n" +
 	"ListTables\x12\x1e.bot.auto.v1.ListTablesRequest\x1a\x1f.bot.auto.v1.ListTablesResponse\x12M\n" +
 	"\n" +
-	"QueryTable\x12\x1e.bot.auto.v1.QueryTableRequest\x1a\x1f.bot.auto.v1.QueryTableResponseB\xa9\x01\n" +
+	"QueryTable\x12\x1e.bot.auto.v1.QueryTableRequest\x1a\x1f.bot.auto.v1.QueryTableResponse\x12M\n" +
+	"\n" +
+	"RunWebhook\x12\x1e.bot.auto.v1.RunWebhookRequest\x1a\x1f.bot.auto.v1.RunWebhookResponseB\xa9\x01\n" +
 	"\x0fcom.bot.auto.v1B\tAutoProtoP\x01Z=github.com/botserver-go/botserver-go/proto/bot/auto/v1;autov1\xa2\x02\x03BAX\xaa\x02\vBot.Auto.V1\xca\x02\vBot\\Auto\\V1\xe2\x02\x17Bot\\Auto\\V1\\GPBMetadata\xea\x02\rBot::Auto::V1b\x06proto3"
 
 var (
@@ -2103,88 +2236,93 @@ func file_bot_auto_v1_auto_proto_rawDescGZIP() []byte {
 }
 
 var file_bot_auto_v1_auto_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bot_auto_v1_auto_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_bot_auto_v1_auto_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_bot_auto_v1_auto_proto_goTypes = []any{
 	(TurnStatus)(0),               // 0: bot.auto.v1.TurnStatus
-	(*Memory)(nil),                // 1: bot.auto.v1.Memory
-	(*ListMemoriesRequest)(nil),   // 2: bot.auto.v1.ListMemoriesRequest
-	(*ListMemoriesResponse)(nil),  // 3: bot.auto.v1.ListMemoriesResponse
-	(*SetMemoryRequest)(nil),      // 4: bot.auto.v1.SetMemoryRequest
-	(*SetMemoryResponse)(nil),     // 5: bot.auto.v1.SetMemoryResponse
-	(*TableField)(nil),            // 6: bot.auto.v1.TableField
-	(*Table)(nil),                 // 7: bot.auto.v1.Table
-	(*ListTablesRequest)(nil),     // 8: bot.auto.v1.ListTablesRequest
-	(*ListTablesResponse)(nil),    // 9: bot.auto.v1.ListTablesResponse
-	(*QueryTableRequest)(nil),     // 10: bot.auto.v1.QueryTableRequest
-	(*QueryTableResponse)(nil),    // 11: bot.auto.v1.QueryTableResponse
-	(*Output)(nil),                // 12: bot.auto.v1.Output
-	(*ConverseRequest)(nil),       // 13: bot.auto.v1.ConverseRequest
-	(*TurnEnd)(nil),               // 14: bot.auto.v1.TurnEnd
-	(*ConverseResponse)(nil),      // 15: bot.auto.v1.ConverseResponse
-	(*RunToolRequest)(nil),        // 16: bot.auto.v1.RunToolRequest
-	(*RunToolResponse)(nil),       // 17: bot.auto.v1.RunToolResponse
-	(*Tool)(nil),                  // 18: bot.auto.v1.Tool
-	(*ListToolsRequest)(nil),      // 19: bot.auto.v1.ListToolsRequest
-	(*ListToolsResponse)(nil),     // 20: bot.auto.v1.ListToolsResponse
-	(*Diagnostic)(nil),            // 21: bot.auto.v1.Diagnostic
-	(*CompileRequest)(nil),        // 22: bot.auto.v1.CompileRequest
-	(*CompileResponse)(nil),       // 23: bot.auto.v1.CompileResponse
-	(*LoadBotRequest)(nil),        // 24: bot.auto.v1.LoadBotRequest
-	(*LoadBotResponse)(nil),       // 25: bot.auto.v1.LoadBotResponse
-	(*GetBotRequest)(nil),         // 26: bot.auto.v1.GetBotRequest
-	(*GetBotResponse)(nil),        // 27: bot.auto.v1.GetBotResponse
-	(*Script)(nil),                // 28: bot.auto.v1.Script
-	(*Bot)(nil),                   // 29: bot.auto.v1.Bot
-	(*Trigger)(nil),               // 30: bot.auto.v1.Trigger
-	nil,                           // 31: bot.auto.v1.Bot.ConfigEntry
-	nil,                           // 32: bot.auto.v1.Trigger.ClausesEntry
-	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
+	(*RunWebhookRequest)(nil),     // 1: bot.auto.v1.RunWebhookRequest
+	(*RunWebhookResponse)(nil),    // 2: bot.auto.v1.RunWebhookResponse
+	(*Memory)(nil),                // 3: bot.auto.v1.Memory
+	(*ListMemoriesRequest)(nil),   // 4: bot.auto.v1.ListMemoriesRequest
+	(*ListMemoriesResponse)(nil),  // 5: bot.auto.v1.ListMemoriesResponse
+	(*SetMemoryRequest)(nil),      // 6: bot.auto.v1.SetMemoryRequest
+	(*SetMemoryResponse)(nil),     // 7: bot.auto.v1.SetMemoryResponse
+	(*TableField)(nil),            // 8: bot.auto.v1.TableField
+	(*Table)(nil),                 // 9: bot.auto.v1.Table
+	(*ListTablesRequest)(nil),     // 10: bot.auto.v1.ListTablesRequest
+	(*ListTablesResponse)(nil),    // 11: bot.auto.v1.ListTablesResponse
+	(*QueryTableRequest)(nil),     // 12: bot.auto.v1.QueryTableRequest
+	(*QueryTableResponse)(nil),    // 13: bot.auto.v1.QueryTableResponse
+	(*Output)(nil),                // 14: bot.auto.v1.Output
+	(*ConverseRequest)(nil),       // 15: bot.auto.v1.ConverseRequest
+	(*TurnEnd)(nil),               // 16: bot.auto.v1.TurnEnd
+	(*ConverseResponse)(nil),      // 17: bot.auto.v1.ConverseResponse
+	(*RunToolRequest)(nil),        // 18: bot.auto.v1.RunToolRequest
+	(*RunToolResponse)(nil),       // 19: bot.auto.v1.RunToolResponse
+	(*Tool)(nil),                  // 20: bot.auto.v1.Tool
+	(*ListToolsRequest)(nil),      // 21: bot.auto.v1.ListToolsRequest
+	(*ListToolsResponse)(nil),     // 22: bot.auto.v1.ListToolsResponse
+	(*Diagnostic)(nil),            // 23: bot.auto.v1.Diagnostic
+	(*CompileRequest)(nil),        // 24: bot.auto.v1.CompileRequest
+	(*CompileResponse)(nil),       // 25: bot.auto.v1.CompileResponse
+	(*LoadBotRequest)(nil),        // 26: bot.auto.v1.LoadBotRequest
+	(*LoadBotResponse)(nil),       // 27: bot.auto.v1.LoadBotResponse
+	(*GetBotRequest)(nil),         // 28: bot.auto.v1.GetBotRequest
+	(*GetBotResponse)(nil),        // 29: bot.auto.v1.GetBotResponse
+	(*Script)(nil),                // 30: bot.auto.v1.Script
+	(*Bot)(nil),                   // 31: bot.auto.v1.Bot
+	(*Trigger)(nil),               // 32: bot.auto.v1.Trigger
+	nil,                           // 33: bot.auto.v1.Bot.ConfigEntry
+	nil,                           // 34: bot.auto.v1.Trigger.ClausesEntry
+	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
 }
 var file_bot_auto_v1_auto_proto_depIdxs = []int32{
-	33, // 0: bot.auto.v1.Memory.expires_at:type_name -> google.protobuf.Timestamp
-	33, // 1: bot.auto.v1.Memory.updated_at:type_name -> google.protobuf.Timestamp
-	1,  // 2: bot.auto.v1.ListMemoriesResponse.memories:type_name -> bot.auto.v1.Memory
-	6,  // 3: bot.auto.v1.Table.fields:type_name -> bot.auto.v1.TableField
-	7,  // 4: bot.auto.v1.ListTablesResponse.tables:type_name -> bot.auto.v1.Table
-	0,  // 5: bot.auto.v1.TurnEnd.status:type_name -> bot.auto.v1.TurnStatus
-	12, // 6: bot.auto.v1.ConverseResponse.output:type_name -> bot.auto.v1.Output
-	14, // 7: bot.auto.v1.ConverseResponse.end:type_name -> bot.auto.v1.TurnEnd
-	12, // 8: bot.auto.v1.RunToolResponse.outputs:type_name -> bot.auto.v1.Output
-	18, // 9: bot.auto.v1.ListToolsResponse.tools:type_name -> bot.auto.v1.Tool
-	21, // 10: bot.auto.v1.CompileResponse.diagnostics:type_name -> bot.auto.v1.Diagnostic
-	18, // 11: bot.auto.v1.CompileResponse.tool:type_name -> bot.auto.v1.Tool
-	29, // 12: bot.auto.v1.LoadBotResponse.bot:type_name -> bot.auto.v1.Bot
-	29, // 13: bot.auto.v1.GetBotResponse.bot:type_name -> bot.auto.v1.Bot
-	31, // 14: bot.auto.v1.Bot.config:type_name -> bot.auto.v1.Bot.ConfigEntry
-	28, // 15: bot.auto.v1.Bot.scripts:type_name -> bot.auto.v1.Script
-	21, // 16: bot.auto.v1.Bot.diagnostics:type_name -> bot.auto.v1.Diagnostic
-	30, // 17: bot.auto.v1.Bot.triggers:type_name -> bot.auto.v1.Trigger
-	32, // 18: bot.auto.v1.Trigger.clauses:type_name -> bot.auto.v1.Trigger.ClausesEntry
-	13, // 19: bot.auto.v1.AutoService.Converse:input_type -> bot.auto.v1.ConverseRequest
-	16, // 20: bot.auto.v1.AutoService.RunTool:input_type -> bot.auto.v1.RunToolRequest
-	19, // 21: bot.auto.v1.AutoService.ListTools:input_type -> bot.auto.v1.ListToolsRequest
-	22, // 22: bot.auto.v1.AutoService.Compile:input_type -> bot.auto.v1.CompileRequest
-	24, // 23: bot.auto.v1.AutoService.LoadBot:input_type -> bot.auto.v1.LoadBotRequest
-	26, // 24: bot.auto.v1.AutoService.GetBot:input_type -> bot.auto.v1.GetBotRequest
-	2,  // 25: bot.auto.v1.AutoService.ListMemories:input_type -> bot.auto.v1.ListMemoriesRequest
-	4,  // 26: bot.auto.v1.AutoService.SetMemory:input_type -> bot.auto.v1.SetMemoryRequest
-	8,  // 27: bot.auto.v1.AutoService.ListTables:input_type -> bot.auto.v1.ListTablesRequest
-	10, // 28: bot.auto.v1.AutoService.QueryTable:input_type -> bot.auto.v1.QueryTableRequest
-	15, // 29: bot.auto.v1.AutoService.Converse:output_type -> bot.auto.v1.ConverseResponse
-	17, // 30: bot.auto.v1.AutoService.RunTool:output_type -> bot.auto.v1.RunToolResponse
-	20, // 31: bot.auto.v1.AutoService.ListTools:output_type -> bot.auto.v1.ListToolsResponse
-	23, // 32: bot.auto.v1.AutoService.Compile:output_type -> bot.auto.v1.CompileResponse
-	25, // 33: bot.auto.v1.AutoService.LoadBot:output_type -> bot.auto.v1.LoadBotResponse
-	27, // 34: bot.auto.v1.AutoService.GetBot:output_type -> bot.auto.v1.GetBotResponse
-	3,  // 35: bot.auto.v1.AutoService.ListMemories:output_type -> bot.auto.v1.ListMemoriesResponse
-	5,  // 36: bot.auto.v1.AutoService.SetMemory:output_type -> bot.auto.v1.SetMemoryResponse
-	9,  // 37: bot.auto.v1.AutoService.ListTables:output_type -> bot.auto.v1.ListTablesResponse
-	11, // 38: bot.auto.v1.AutoService.QueryTable:output_type -> bot.auto.v1.QueryTableResponse
-	29, // [29:39] is the sub-list for method output_type
-	19, // [19:29] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	14, // 0: bot.auto.v1.RunWebhookResponse.outputs:type_name -> bot.auto.v1.Output
+	35, // 1: bot.auto.v1.Memory.expires_at:type_name -> google.protobuf.Timestamp
+	35, // 2: bot.auto.v1.Memory.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 3: bot.auto.v1.ListMemoriesResponse.memories:type_name -> bot.auto.v1.Memory
+	8,  // 4: bot.auto.v1.Table.fields:type_name -> bot.auto.v1.TableField
+	9,  // 5: bot.auto.v1.ListTablesResponse.tables:type_name -> bot.auto.v1.Table
+	0,  // 6: bot.auto.v1.TurnEnd.status:type_name -> bot.auto.v1.TurnStatus
+	14, // 7: bot.auto.v1.ConverseResponse.output:type_name -> bot.auto.v1.Output
+	16, // 8: bot.auto.v1.ConverseResponse.end:type_name -> bot.auto.v1.TurnEnd
+	14, // 9: bot.auto.v1.RunToolResponse.outputs:type_name -> bot.auto.v1.Output
+	20, // 10: bot.auto.v1.ListToolsResponse.tools:type_name -> bot.auto.v1.Tool
+	23, // 11: bot.auto.v1.CompileResponse.diagnostics:type_name -> bot.auto.v1.Diagnostic
+	20, // 12: bot.auto.v1.CompileResponse.tool:type_name -> bot.auto.v1.Tool
+	31, // 13: bot.auto.v1.LoadBotResponse.bot:type_name -> bot.auto.v1.Bot
+	31, // 14: bot.auto.v1.GetBotResponse.bot:type_name -> bot.auto.v1.Bot
+	33, // 15: bot.auto.v1.Bot.config:type_name -> bot.auto.v1.Bot.ConfigEntry
+	30, // 16: bot.auto.v1.Bot.scripts:type_name -> bot.auto.v1.Script
+	23, // 17: bot.auto.v1.Bot.diagnostics:type_name -> bot.auto.v1.Diagnostic
+	32, // 18: bot.auto.v1.Bot.triggers:type_name -> bot.auto.v1.Trigger
+	34, // 19: bot.auto.v1.Trigger.clauses:type_name -> bot.auto.v1.Trigger.ClausesEntry
+	15, // 20: bot.auto.v1.AutoService.Converse:input_type -> bot.auto.v1.ConverseRequest
+	18, // 21: bot.auto.v1.AutoService.RunTool:input_type -> bot.auto.v1.RunToolRequest
+	21, // 22: bot.auto.v1.AutoService.ListTools:input_type -> bot.auto.v1.ListToolsRequest
+	24, // 23: bot.auto.v1.AutoService.Compile:input_type -> bot.auto.v1.CompileRequest
+	26, // 24: bot.auto.v1.AutoService.LoadBot:input_type -> bot.auto.v1.LoadBotRequest
+	28, // 25: bot.auto.v1.AutoService.GetBot:input_type -> bot.auto.v1.GetBotRequest
+	4,  // 26: bot.auto.v1.AutoService.ListMemories:input_type -> bot.auto.v1.ListMemoriesRequest
+	6,  // 27: bot.auto.v1.AutoService.SetMemory:input_type -> bot.auto.v1.SetMemoryRequest
+	10, // 28: bot.auto.v1.AutoService.ListTables:input_type -> bot.auto.v1.ListTablesRequest
+	12, // 29: bot.auto.v1.AutoService.QueryTable:input_type -> bot.auto.v1.QueryTableRequest
+	1,  // 30: bot.auto.v1.AutoService.RunWebhook:input_type -> bot.auto.v1.RunWebhookRequest
+	17, // 31: bot.auto.v1.AutoService.Converse:output_type -> bot.auto.v1.ConverseResponse
+	19, // 32: bot.auto.v1.AutoService.RunTool:output_type -> bot.auto.v1.RunToolResponse
+	22, // 33: bot.auto.v1.AutoService.ListTools:output_type -> bot.auto.v1.ListToolsResponse
+	25, // 34: bot.auto.v1.AutoService.Compile:output_type -> bot.auto.v1.CompileResponse
+	27, // 35: bot.auto.v1.AutoService.LoadBot:output_type -> bot.auto.v1.LoadBotResponse
+	29, // 36: bot.auto.v1.AutoService.GetBot:output_type -> bot.auto.v1.GetBotResponse
+	5,  // 37: bot.auto.v1.AutoService.ListMemories:output_type -> bot.auto.v1.ListMemoriesResponse
+	7,  // 38: bot.auto.v1.AutoService.SetMemory:output_type -> bot.auto.v1.SetMemoryResponse
+	11, // 39: bot.auto.v1.AutoService.ListTables:output_type -> bot.auto.v1.ListTablesResponse
+	13, // 40: bot.auto.v1.AutoService.QueryTable:output_type -> bot.auto.v1.QueryTableResponse
+	2,  // 41: bot.auto.v1.AutoService.RunWebhook:output_type -> bot.auto.v1.RunWebhookResponse
+	31, // [31:42] is the sub-list for method output_type
+	20, // [20:31] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_bot_auto_v1_auto_proto_init() }
@@ -2192,7 +2330,7 @@ func file_bot_auto_v1_auto_proto_init() {
 	if File_bot_auto_v1_auto_proto != nil {
 		return
 	}
-	file_bot_auto_v1_auto_proto_msgTypes[14].OneofWrappers = []any{
+	file_bot_auto_v1_auto_proto_msgTypes[16].OneofWrappers = []any{
 		(*ConverseResponse_Output)(nil),
 		(*ConverseResponse_End)(nil),
 	}
@@ -2202,7 +2340,7 @@ func file_bot_auto_v1_auto_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_auto_v1_auto_proto_rawDesc), len(file_bot_auto_v1_auto_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   32,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

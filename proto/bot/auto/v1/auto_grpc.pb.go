@@ -29,6 +29,7 @@ const (
 	AutoService_SetMemory_FullMethodName    = "/bot.auto.v1.AutoService/SetMemory"
 	AutoService_ListTables_FullMethodName   = "/bot.auto.v1.AutoService/ListTables"
 	AutoService_QueryTable_FullMethodName   = "/bot.auto.v1.AutoService/QueryTable"
+	AutoService_RunWebhook_FullMethodName   = "/bot.auto.v1.AutoService/RunWebhook"
 )
 
 // AutoServiceClient is the client API for AutoService service.
@@ -65,6 +66,9 @@ type AutoServiceClient interface {
 	ListTables(ctx context.Context, in *ListTablesRequest, opts ...grpc.CallOption) (*ListTablesResponse, error)
 	// QueryTable returns rows of a bot table matching a filter.
 	QueryTable(ctx context.Context, in *QueryTableRequest, opts ...grpc.CallOption) (*QueryTableResponse, error)
+	// RunWebhook runs the script that declares WEBHOOK "endpoint", with the
+	// request body as the variable body; its RETURN value is the answer.
+	RunWebhook(ctx context.Context, in *RunWebhookRequest, opts ...grpc.CallOption) (*RunWebhookResponse, error)
 }
 
 type autoServiceClient struct {
@@ -184,6 +188,16 @@ func (c *autoServiceClient) QueryTable(ctx context.Context, in *QueryTableReques
 	return out, nil
 }
 
+func (c *autoServiceClient) RunWebhook(ctx context.Context, in *RunWebhookRequest, opts ...grpc.CallOption) (*RunWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RunWebhookResponse)
+	err := c.cc.Invoke(ctx, AutoService_RunWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AutoServiceServer is the server API for AutoService service.
 // All implementations must embed UnimplementedAutoServiceServer
 // for forward compatibility.
@@ -218,6 +232,9 @@ type AutoServiceServer interface {
 	ListTables(context.Context, *ListTablesRequest) (*ListTablesResponse, error)
 	// QueryTable returns rows of a bot table matching a filter.
 	QueryTable(context.Context, *QueryTableRequest) (*QueryTableResponse, error)
+	// RunWebhook runs the script that declares WEBHOOK "endpoint", with the
+	// request body as the variable body; its RETURN value is the answer.
+	RunWebhook(context.Context, *RunWebhookRequest) (*RunWebhookResponse, error)
 	mustEmbedUnimplementedAutoServiceServer()
 }
 
@@ -257,6 +274,9 @@ func (UnimplementedAutoServiceServer) ListTables(context.Context, *ListTablesReq
 }
 func (UnimplementedAutoServiceServer) QueryTable(context.Context, *QueryTableRequest) (*QueryTableResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method QueryTable not implemented")
+}
+func (UnimplementedAutoServiceServer) RunWebhook(context.Context, *RunWebhookRequest) (*RunWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RunWebhook not implemented")
 }
 func (UnimplementedAutoServiceServer) mustEmbedUnimplementedAutoServiceServer() {}
 func (UnimplementedAutoServiceServer) testEmbeddedByValue()                     {}
@@ -452,6 +472,24 @@ func _AutoService_QueryTable_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AutoService_RunWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RunWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AutoServiceServer).RunWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AutoService_RunWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AutoServiceServer).RunWebhook(ctx, req.(*RunWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AutoService_ServiceDesc is the grpc.ServiceDesc for AutoService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -494,6 +532,10 @@ var AutoService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "QueryTable",
 			Handler:    _AutoService_QueryTable_Handler,
+		},
+		{
+			MethodName: "RunWebhook",
+			Handler:    _AutoService_RunWebhook_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

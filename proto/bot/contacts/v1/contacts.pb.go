@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,18 +21,167 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type BookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	// who is an attendee (e-mail or contact id).
+	Who string `protobuf:"bytes,2,opt,name=who,proto3" json:"who,omitempty"`
+	// when is a date-time as the script wrote it.
+	When            string `protobuf:"bytes,3,opt,name=when,proto3" json:"when,omitempty"`
+	DurationMinutes int32  `protobuf:"varint,4,opt,name=duration_minutes,json=durationMinutes,proto3" json:"duration_minutes,omitempty"`
+	Subject         string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *BookRequest) Reset() {
+	*x = BookRequest{}
+	mi := &file_bot_contacts_v1_contacts_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BookRequest) ProtoMessage() {}
+
+func (x *BookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_contacts_v1_contacts_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BookRequest.ProtoReflect.Descriptor instead.
+func (*BookRequest) Descriptor() ([]byte, []int) {
+	return file_bot_contacts_v1_contacts_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *BookRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *BookRequest) GetWho() string {
+	if x != nil {
+		return x.Who
+	}
+	return ""
+}
+
+func (x *BookRequest) GetWhen() string {
+	if x != nil {
+		return x.When
+	}
+	return ""
+}
+
+func (x *BookRequest) GetDurationMinutes() int32 {
+	if x != nil {
+		return x.DurationMinutes
+	}
+	return 0
+}
+
+func (x *BookRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+type BookResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BookResponse) Reset() {
+	*x = BookResponse{}
+	mi := &file_bot_contacts_v1_contacts_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BookResponse) ProtoMessage() {}
+
+func (x *BookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_contacts_v1_contacts_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BookResponse.ProtoReflect.Descriptor instead.
+func (*BookResponse) Descriptor() ([]byte, []int) {
+	return file_bot_contacts_v1_contacts_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *BookResponse) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
 var File_bot_contacts_v1_contacts_proto protoreflect.FileDescriptor
 
 const file_bot_contacts_v1_contacts_proto_rawDesc = "" +
 	"\n" +
-	"\x1ebot/contacts/v1/contacts.proto\x12\x0fbot.contacts.v12\x11\n" +
-	"\x0fContactsServiceB\xc9\x01\n" +
+	"\x1ebot/contacts/v1/contacts.proto\x12\x0fbot.contacts.v1\"\x8a\x01\n" +
+	"\vBookRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x10\n" +
+	"\x03who\x18\x02 \x01(\tR\x03who\x12\x12\n" +
+	"\x04when\x18\x03 \x01(\tR\x04when\x12)\n" +
+	"\x10duration_minutes\x18\x04 \x01(\x05R\x0fdurationMinutes\x12\x18\n" +
+	"\asubject\x18\x05 \x01(\tR\asubject\")\n" +
+	"\fBookResponse\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId2V\n" +
+	"\x0fContactsService\x12C\n" +
+	"\x04Book\x12\x1c.bot.contacts.v1.BookRequest\x1a\x1d.bot.contacts.v1.BookResponseB\xc9\x01\n" +
 	"\x13com.bot.contacts.v1B\rContactsProtoP\x01ZEgithub.com/botserver-go/botserver-go/proto/bot/contacts/v1;contactsv1\xa2\x02\x03BCX\xaa\x02\x0fBot.Contacts.V1\xca\x02\x0fBot\\Contacts\\V1\xe2\x02\x1bBot\\Contacts\\V1\\GPBMetadata\xea\x02\x11Bot::Contacts::V1b\x06proto3"
 
-var file_bot_contacts_v1_contacts_proto_goTypes = []any{}
+var (
+	file_bot_contacts_v1_contacts_proto_rawDescOnce sync.Once
+	file_bot_contacts_v1_contacts_proto_rawDescData []byte
+)
+
+func file_bot_contacts_v1_contacts_proto_rawDescGZIP() []byte {
+	file_bot_contacts_v1_contacts_proto_rawDescOnce.Do(func() {
+		file_bot_contacts_v1_contacts_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_bot_contacts_v1_contacts_proto_rawDesc), len(file_bot_contacts_v1_contacts_proto_rawDesc)))
+	})
+	return file_bot_contacts_v1_contacts_proto_rawDescData
+}
+
+var file_bot_contacts_v1_contacts_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_bot_contacts_v1_contacts_proto_goTypes = []any{
+	(*BookRequest)(nil),  // 0: bot.contacts.v1.BookRequest
+	(*BookResponse)(nil), // 1: bot.contacts.v1.BookResponse
+}
 var file_bot_contacts_v1_contacts_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
+	0, // 0: bot.contacts.v1.ContactsService.Book:input_type -> bot.contacts.v1.BookRequest
+	1, // 1: bot.contacts.v1.ContactsService.Book:output_type -> bot.contacts.v1.BookResponse
+	1, // [1:2] is the sub-list for method output_type
+	0, // [0:1] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -48,12 +198,13 @@ func file_bot_contacts_v1_contacts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_contacts_v1_contacts_proto_rawDesc), len(file_bot_contacts_v1_contacts_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   0,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_bot_contacts_v1_contacts_proto_goTypes,
 		DependencyIndexes: file_bot_contacts_v1_contacts_proto_depIdxs,
+		MessageInfos:      file_bot_contacts_v1_contacts_proto_msgTypes,
 	}.Build()
 	File_bot_contacts_v1_contacts_proto = out.File
 	file_bot_contacts_v1_contacts_proto_goTypes = nil

@@ -7,7 +7,10 @@
 package contactsv1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -15,15 +18,21 @@ import (
 // Requires gRPC-Go v1.64.0 or later.
 const _ = grpc.SupportPackageIsVersion9
 
+const (
+	ContactsService_Book_FullMethodName = "/bot.contacts.v1.ContactsService/Book"
+)
+
 // ContactsServiceClient is the client API for ContactsService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// ContactsService will own CRM, calendar and tickets.
-//
-// It has no RPCs yet on purpose: the domain RPCs arrive with the contacts service's
-// issue, and domain APIs are not faked ahead of it.
+// ContactsService will own CRM, calendar and tickets. The method below is
+// the contract botauto's BOOK keyword calls; until the contacts service's
+// issue lands it answers Unimplemented and scripts get "botcontacts is not
+// available".
 type ContactsServiceClient interface {
+	// Book creates a calendar event.
+	Book(ctx context.Context, in *BookRequest, opts ...grpc.CallOption) (*BookResponse, error)
 }
 
 type contactsServiceClient struct {
@@ -34,15 +43,27 @@ func NewContactsServiceClient(cc grpc.ClientConnInterface) ContactsServiceClient
 	return &contactsServiceClient{cc}
 }
 
+func (c *contactsServiceClient) Book(ctx context.Context, in *BookRequest, opts ...grpc.CallOption) (*BookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BookResponse)
+	err := c.cc.Invoke(ctx, ContactsService_Book_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ContactsServiceServer is the server API for ContactsService service.
 // All implementations must embed UnimplementedContactsServiceServer
 // for forward compatibility.
 //
-// ContactsService will own CRM, calendar and tickets.
-//
-// It has no RPCs yet on purpose: the domain RPCs arrive with the contacts service's
-// issue, and domain APIs are not faked ahead of it.
+// ContactsService will own CRM, calendar and tickets. The method below is
+// the contract botauto's BOOK keyword calls; until the contacts service's
+// issue lands it answers Unimplemented and scripts get "botcontacts is not
+// available".
 type ContactsServiceServer interface {
+	// Book creates a calendar event.
+	Book(context.Context, *BookRequest) (*BookResponse, error)
 	mustEmbedUnimplementedContactsServiceServer()
 }
 
@@ -53,6 +74,9 @@ type ContactsServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedContactsServiceServer struct{}
 
+func (UnimplementedContactsServiceServer) Book(context.Context, *BookRequest) (*BookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Book not implemented")
+}
 func (UnimplementedContactsServiceServer) mustEmbedUnimplementedContactsServiceServer() {}
 func (UnimplementedContactsServiceServer) testEmbeddedByValue()                         {}
 
@@ -74,13 +98,36 @@ func RegisterContactsServiceServer(s grpc.ServiceRegistrar, srv ContactsServiceS
 	s.RegisterService(&ContactsService_ServiceDesc, srv)
 }
 
+func _ContactsService_Book_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).Book(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_Book_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).Book(ctx, req.(*BookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ContactsService_ServiceDesc is the grpc.ServiceDesc for ContactsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var ContactsService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "bot.contacts.v1.ContactsService",
 	HandlerType: (*ContactsServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
-	Streams:     []grpc.StreamDesc{},
-	Metadata:    "bot/contacts/v1/contacts.proto",
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Book",
+			Handler:    _ContactsService_Book_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "bot/contacts/v1/contacts.proto",
 }

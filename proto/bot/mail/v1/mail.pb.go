@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,21 +21,469 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type SendMailRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Bot     string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	To      []string               `protobuf:"bytes,2,rep,name=to,proto3" json:"to,omitempty"`
+	Subject string                 `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	Body    string                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	// attachments are paths in the bot's drive.
+	Attachments   []string `protobuf:"bytes,5,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMailRequest) Reset() {
+	*x = SendMailRequest{}
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMailRequest) ProtoMessage() {}
+
+func (x *SendMailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMailRequest.ProtoReflect.Descriptor instead.
+func (*SendMailRequest) Descriptor() ([]byte, []int) {
+	return file_bot_mail_v1_mail_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SendMailRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *SendMailRequest) GetTo() []string {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *SendMailRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *SendMailRequest) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *SendMailRequest) GetAttachments() []string {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+type SendMailResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMailResponse) Reset() {
+	*x = SendMailResponse{}
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMailResponse) ProtoMessage() {}
+
+func (x *SendMailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMailResponse.ProtoReflect.Descriptor instead.
+func (*SendMailResponse) Descriptor() ([]byte, []int) {
+	return file_bot_mail_v1_mail_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SendMailResponse) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+type CreateDraftRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	To            []string               `protobuf:"bytes,2,rep,name=to,proto3" json:"to,omitempty"`
+	Subject       string                 `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	Body          string                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateDraftRequest) Reset() {
+	*x = CreateDraftRequest{}
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDraftRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDraftRequest) ProtoMessage() {}
+
+func (x *CreateDraftRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDraftRequest.ProtoReflect.Descriptor instead.
+func (*CreateDraftRequest) Descriptor() ([]byte, []int) {
+	return file_bot_mail_v1_mail_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateDraftRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *CreateDraftRequest) GetTo() []string {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *CreateDraftRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *CreateDraftRequest) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+type CreateDraftResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DraftId       string                 `protobuf:"bytes,1,opt,name=draft_id,json=draftId,proto3" json:"draft_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateDraftResponse) Reset() {
+	*x = CreateDraftResponse{}
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDraftResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDraftResponse) ProtoMessage() {}
+
+func (x *CreateDraftResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDraftResponse.ProtoReflect.Descriptor instead.
+func (*CreateDraftResponse) Descriptor() ([]byte, []int) {
+	return file_bot_mail_v1_mail_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateDraftResponse) GetDraftId() string {
+	if x != nil {
+		return x.DraftId
+	}
+	return ""
+}
+
+type EmailTrigger struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// script is the .bas to run ("orders.bas").
+	Script string `protobuf:"bytes,1,opt,name=script,proto3" json:"script,omitempty"`
+	// address the mail is sent to.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// from and subject filter the mail when set.
+	From          string `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	Subject       string `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmailTrigger) Reset() {
+	*x = EmailTrigger{}
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmailTrigger) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmailTrigger) ProtoMessage() {}
+
+func (x *EmailTrigger) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmailTrigger.ProtoReflect.Descriptor instead.
+func (*EmailTrigger) Descriptor() ([]byte, []int) {
+	return file_bot_mail_v1_mail_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *EmailTrigger) GetScript() string {
+	if x != nil {
+		return x.Script
+	}
+	return ""
+}
+
+func (x *EmailTrigger) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *EmailTrigger) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *EmailTrigger) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+type SetEmailTriggersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Triggers      []*EmailTrigger        `protobuf:"bytes,2,rep,name=triggers,proto3" json:"triggers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetEmailTriggersRequest) Reset() {
+	*x = SetEmailTriggersRequest{}
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetEmailTriggersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetEmailTriggersRequest) ProtoMessage() {}
+
+func (x *SetEmailTriggersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetEmailTriggersRequest.ProtoReflect.Descriptor instead.
+func (*SetEmailTriggersRequest) Descriptor() ([]byte, []int) {
+	return file_bot_mail_v1_mail_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SetEmailTriggersRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *SetEmailTriggersRequest) GetTriggers() []*EmailTrigger {
+	if x != nil {
+		return x.Triggers
+	}
+	return nil
+}
+
+type SetEmailTriggersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetEmailTriggersResponse) Reset() {
+	*x = SetEmailTriggersResponse{}
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetEmailTriggersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetEmailTriggersResponse) ProtoMessage() {}
+
+func (x *SetEmailTriggersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_mail_v1_mail_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetEmailTriggersResponse.ProtoReflect.Descriptor instead.
+func (*SetEmailTriggersResponse) Descriptor() ([]byte, []int) {
+	return file_bot_mail_v1_mail_proto_rawDescGZIP(), []int{6}
+}
+
 var File_bot_mail_v1_mail_proto protoreflect.FileDescriptor
 
 const file_bot_mail_v1_mail_proto_rawDesc = "" +
 	"\n" +
-	"\x16bot/mail/v1/mail.proto\x12\vbot.mail.v12\r\n" +
-	"\vMailServiceB\xa9\x01\n" +
+	"\x16bot/mail/v1/mail.proto\x12\vbot.mail.v1\"\x83\x01\n" +
+	"\x0fSendMailRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x0e\n" +
+	"\x02to\x18\x02 \x03(\tR\x02to\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\tR\x04body\x12 \n" +
+	"\vattachments\x18\x05 \x03(\tR\vattachments\"1\n" +
+	"\x10SendMailResponse\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\"d\n" +
+	"\x12CreateDraftRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x0e\n" +
+	"\x02to\x18\x02 \x03(\tR\x02to\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\tR\x04body\"0\n" +
+	"\x13CreateDraftResponse\x12\x19\n" +
+	"\bdraft_id\x18\x01 \x01(\tR\adraftId\"n\n" +
+	"\fEmailTrigger\x12\x16\n" +
+	"\x06script\x18\x01 \x01(\tR\x06script\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\tR\x04from\x12\x18\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject\"b\n" +
+	"\x17SetEmailTriggersRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x125\n" +
+	"\btriggers\x18\x02 \x03(\v2\x19.bot.mail.v1.EmailTriggerR\btriggers\"\x1a\n" +
+	"\x18SetEmailTriggersResponse2\x89\x02\n" +
+	"\vMailService\x12G\n" +
+	"\bSendMail\x12\x1c.bot.mail.v1.SendMailRequest\x1a\x1d.bot.mail.v1.SendMailResponse\x12P\n" +
+	"\vCreateDraft\x12\x1f.bot.mail.v1.CreateDraftRequest\x1a .bot.mail.v1.CreateDraftResponse\x12_\n" +
+	"\x10SetEmailTriggers\x12$.bot.mail.v1.SetEmailTriggersRequest\x1a%.bot.mail.v1.SetEmailTriggersResponseB\xa9\x01\n" +
 	"\x0fcom.bot.mail.v1B\tMailProtoP\x01Z=github.com/botserver-go/botserver-go/proto/bot/mail/v1;mailv1\xa2\x02\x03BMX\xaa\x02\vBot.Mail.V1\xca\x02\vBot\\Mail\\V1\xe2\x02\x17Bot\\Mail\\V1\\GPBMetadata\xea\x02\rBot::Mail::V1b\x06proto3"
 
-var file_bot_mail_v1_mail_proto_goTypes = []any{}
+var (
+	file_bot_mail_v1_mail_proto_rawDescOnce sync.Once
+	file_bot_mail_v1_mail_proto_rawDescData []byte
+)
+
+func file_bot_mail_v1_mail_proto_rawDescGZIP() []byte {
+	file_bot_mail_v1_mail_proto_rawDescOnce.Do(func() {
+		file_bot_mail_v1_mail_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_bot_mail_v1_mail_proto_rawDesc), len(file_bot_mail_v1_mail_proto_rawDesc)))
+	})
+	return file_bot_mail_v1_mail_proto_rawDescData
+}
+
+var file_bot_mail_v1_mail_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_bot_mail_v1_mail_proto_goTypes = []any{
+	(*SendMailRequest)(nil),          // 0: bot.mail.v1.SendMailRequest
+	(*SendMailResponse)(nil),         // 1: bot.mail.v1.SendMailResponse
+	(*CreateDraftRequest)(nil),       // 2: bot.mail.v1.CreateDraftRequest
+	(*CreateDraftResponse)(nil),      // 3: bot.mail.v1.CreateDraftResponse
+	(*EmailTrigger)(nil),             // 4: bot.mail.v1.EmailTrigger
+	(*SetEmailTriggersRequest)(nil),  // 5: bot.mail.v1.SetEmailTriggersRequest
+	(*SetEmailTriggersResponse)(nil), // 6: bot.mail.v1.SetEmailTriggersResponse
+}
 var file_bot_mail_v1_mail_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	4, // 0: bot.mail.v1.SetEmailTriggersRequest.triggers:type_name -> bot.mail.v1.EmailTrigger
+	0, // 1: bot.mail.v1.MailService.SendMail:input_type -> bot.mail.v1.SendMailRequest
+	2, // 2: bot.mail.v1.MailService.CreateDraft:input_type -> bot.mail.v1.CreateDraftRequest
+	5, // 3: bot.mail.v1.MailService.SetEmailTriggers:input_type -> bot.mail.v1.SetEmailTriggersRequest
+	1, // 4: bot.mail.v1.MailService.SendMail:output_type -> bot.mail.v1.SendMailResponse
+	3, // 5: bot.mail.v1.MailService.CreateDraft:output_type -> bot.mail.v1.CreateDraftResponse
+	6, // 6: bot.mail.v1.MailService.SetEmailTriggers:output_type -> bot.mail.v1.SetEmailTriggersResponse
+	4, // [4:7] is the sub-list for method output_type
+	1, // [1:4] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_bot_mail_v1_mail_proto_init() }
@@ -48,12 +497,13 @@ func file_bot_mail_v1_mail_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_mail_v1_mail_proto_rawDesc), len(file_bot_mail_v1_mail_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   0,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_bot_mail_v1_mail_proto_goTypes,
 		DependencyIndexes: file_bot_mail_v1_mail_proto_depIdxs,
+		MessageInfos:      file_bot_mail_v1_mail_proto_msgTypes,
 	}.Build()
 	File_bot_mail_v1_mail_proto = out.File
 	file_bot_mail_v1_mail_proto_goTypes = nil

@@ -7,7 +7,10 @@
 package mailv1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -15,15 +18,28 @@ import (
 // Requires gRPC-Go v1.64.0 or later.
 const _ = grpc.SupportPackageIsVersion9
 
+const (
+	MailService_SendMail_FullMethodName         = "/bot.mail.v1.MailService/SendMail"
+	MailService_CreateDraft_FullMethodName      = "/bot.mail.v1.MailService/CreateDraft"
+	MailService_SetEmailTriggers_FullMethodName = "/bot.mail.v1.MailService/SetEmailTriggers"
+)
+
 // MailServiceClient is the client API for MailService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// MailService will own mail accounts, IMAP sync and SMTP send.
-//
-// It has no RPCs yet on purpose: the domain RPCs arrive with the mail service's
-// issue, and domain APIs are not faked ahead of it.
+// MailService will own mail accounts, IMAP sync and SMTP send. The methods
+// below are the contract botauto's keywords call (SEND MAIL, CREATE DRAFT,
+// ON EMAIL); until the mail service's issue lands they answer Unimplemented
+// and scripts get "botmail is not available".
 type MailServiceClient interface {
+	// SendMail sends (or queues) a message from the bot's mail account.
+	SendMail(ctx context.Context, in *SendMailRequest, opts ...grpc.CallOption) (*SendMailResponse, error)
+	// CreateDraft stores a draft in the bot's mail account.
+	CreateDraft(ctx context.Context, in *CreateDraftRequest, opts ...grpc.CallOption) (*CreateDraftResponse, error)
+	// SetEmailTriggers replaces the bot's ON EMAIL triggers (on every package
+	// load), so mail arriving that matches runs the script.
+	SetEmailTriggers(ctx context.Context, in *SetEmailTriggersRequest, opts ...grpc.CallOption) (*SetEmailTriggersResponse, error)
 }
 
 type mailServiceClient struct {
@@ -34,15 +50,52 @@ func NewMailServiceClient(cc grpc.ClientConnInterface) MailServiceClient {
 	return &mailServiceClient{cc}
 }
 
+func (c *mailServiceClient) SendMail(ctx context.Context, in *SendMailRequest, opts ...grpc.CallOption) (*SendMailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendMailResponse)
+	err := c.cc.Invoke(ctx, MailService_SendMail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailServiceClient) CreateDraft(ctx context.Context, in *CreateDraftRequest, opts ...grpc.CallOption) (*CreateDraftResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateDraftResponse)
+	err := c.cc.Invoke(ctx, MailService_CreateDraft_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailServiceClient) SetEmailTriggers(ctx context.Context, in *SetEmailTriggersRequest, opts ...grpc.CallOption) (*SetEmailTriggersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetEmailTriggersResponse)
+	err := c.cc.Invoke(ctx, MailService_SetEmailTriggers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MailServiceServer is the server API for MailService service.
 // All implementations must embed UnimplementedMailServiceServer
 // for forward compatibility.
 //
-// MailService will own mail accounts, IMAP sync and SMTP send.
-//
-// It has no RPCs yet on purpose: the domain RPCs arrive with the mail service's
-// issue, and domain APIs are not faked ahead of it.
+// MailService will own mail accounts, IMAP sync and SMTP send. The methods
+// below are the contract botauto's keywords call (SEND MAIL, CREATE DRAFT,
+// ON EMAIL); until the mail service's issue lands they answer Unimplemented
+// and scripts get "botmail is not available".
 type MailServiceServer interface {
+	// SendMail sends (or queues) a message from the bot's mail account.
+	SendMail(context.Context, *SendMailRequest) (*SendMailResponse, error)
+	// CreateDraft stores a draft in the bot's mail account.
+	CreateDraft(context.Context, *CreateDraftRequest) (*CreateDraftResponse, error)
+	// SetEmailTriggers replaces the bot's ON EMAIL triggers (on every package
+	// load), so mail arriving that matches runs the script.
+	SetEmailTriggers(context.Context, *SetEmailTriggersRequest) (*SetEmailTriggersResponse, error)
 	mustEmbedUnimplementedMailServiceServer()
 }
 
@@ -53,6 +106,15 @@ type MailServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedMailServiceServer struct{}
 
+func (UnimplementedMailServiceServer) SendMail(context.Context, *SendMailRequest) (*SendMailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendMail not implemented")
+}
+func (UnimplementedMailServiceServer) CreateDraft(context.Context, *CreateDraftRequest) (*CreateDraftResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateDraft not implemented")
+}
+func (UnimplementedMailServiceServer) SetEmailTriggers(context.Context, *SetEmailTriggersRequest) (*SetEmailTriggersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetEmailTriggers not implemented")
+}
 func (UnimplementedMailServiceServer) mustEmbedUnimplementedMailServiceServer() {}
 func (UnimplementedMailServiceServer) testEmbeddedByValue()                     {}
 
@@ -74,13 +136,80 @@ func RegisterMailServiceServer(s grpc.ServiceRegistrar, srv MailServiceServer) {
 	s.RegisterService(&MailService_ServiceDesc, srv)
 }
 
+func _MailService_SendMail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendMailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailServiceServer).SendMail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailService_SendMail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailServiceServer).SendMail(ctx, req.(*SendMailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailService_CreateDraft_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateDraftRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailServiceServer).CreateDraft(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailService_CreateDraft_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailServiceServer).CreateDraft(ctx, req.(*CreateDraftRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailService_SetEmailTriggers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetEmailTriggersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailServiceServer).SetEmailTriggers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailService_SetEmailTriggers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailServiceServer).SetEmailTriggers(ctx, req.(*SetEmailTriggersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MailService_ServiceDesc is the grpc.ServiceDesc for MailService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var MailService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "bot.mail.v1.MailService",
 	HandlerType: (*MailServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
-	Streams:     []grpc.StreamDesc{},
-	Metadata:    "bot/mail/v1/mail.proto",
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "SendMail",
+			Handler:    _MailService_SendMail_Handler,
+		},
+		{
+			MethodName: "CreateDraft",
+			Handler:    _MailService_CreateDraft_Handler,
+		},
+		{
+			MethodName: "SetEmailTriggers",
+			Handler:    _MailService_SetEmailTriggers_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "bot/mail/v1/mail.proto",
 }

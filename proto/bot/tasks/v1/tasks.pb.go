@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,22 +21,326 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type CreateTaskRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Bot      string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Title    string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Assignee string                 `protobuf:"bytes,3,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	// due is a date or date-time as the script wrote it.
+	Due           string `protobuf:"bytes,4,opt,name=due,proto3" json:"due,omitempty"`
+	Project       string `protobuf:"bytes,5,opt,name=project,proto3" json:"project,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTaskRequest) Reset() {
+	*x = CreateTaskRequest{}
+	mi := &file_bot_tasks_v1_tasks_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTaskRequest) ProtoMessage() {}
+
+func (x *CreateTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_tasks_v1_tasks_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTaskRequest.ProtoReflect.Descriptor instead.
+func (*CreateTaskRequest) Descriptor() ([]byte, []int) {
+	return file_bot_tasks_v1_tasks_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CreateTaskRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *CreateTaskRequest) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *CreateTaskRequest) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *CreateTaskRequest) GetDue() string {
+	if x != nil {
+		return x.Due
+	}
+	return ""
+}
+
+func (x *CreateTaskRequest) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+type CreateTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTaskResponse) Reset() {
+	*x = CreateTaskResponse{}
+	mi := &file_bot_tasks_v1_tasks_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTaskResponse) ProtoMessage() {}
+
+func (x *CreateTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_tasks_v1_tasks_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTaskResponse.ProtoReflect.Descriptor instead.
+func (*CreateTaskResponse) Descriptor() ([]byte, []int) {
+	return file_bot_tasks_v1_tasks_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreateTaskResponse) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+type Schedule struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Script string                 `protobuf:"bytes,1,opt,name=script,proto3" json:"script,omitempty"`
+	// cron is a five-field cron expression.
+	Cron          string `protobuf:"bytes,2,opt,name=cron,proto3" json:"cron,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Schedule) Reset() {
+	*x = Schedule{}
+	mi := &file_bot_tasks_v1_tasks_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Schedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Schedule) ProtoMessage() {}
+
+func (x *Schedule) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_tasks_v1_tasks_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
+func (*Schedule) Descriptor() ([]byte, []int) {
+	return file_bot_tasks_v1_tasks_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Schedule) GetScript() string {
+	if x != nil {
+		return x.Script
+	}
+	return ""
+}
+
+func (x *Schedule) GetCron() string {
+	if x != nil {
+		return x.Cron
+	}
+	return ""
+}
+
+type SetSchedulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bot           string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
+	Schedules     []*Schedule            `protobuf:"bytes,2,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetSchedulesRequest) Reset() {
+	*x = SetSchedulesRequest{}
+	mi := &file_bot_tasks_v1_tasks_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetSchedulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetSchedulesRequest) ProtoMessage() {}
+
+func (x *SetSchedulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_tasks_v1_tasks_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetSchedulesRequest.ProtoReflect.Descriptor instead.
+func (*SetSchedulesRequest) Descriptor() ([]byte, []int) {
+	return file_bot_tasks_v1_tasks_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SetSchedulesRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+func (x *SetSchedulesRequest) GetSchedules() []*Schedule {
+	if x != nil {
+		return x.Schedules
+	}
+	return nil
+}
+
+type SetSchedulesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetSchedulesResponse) Reset() {
+	*x = SetSchedulesResponse{}
+	mi := &file_bot_tasks_v1_tasks_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetSchedulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetSchedulesResponse) ProtoMessage() {}
+
+func (x *SetSchedulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_tasks_v1_tasks_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetSchedulesResponse.ProtoReflect.Descriptor instead.
+func (*SetSchedulesResponse) Descriptor() ([]byte, []int) {
+	return file_bot_tasks_v1_tasks_proto_rawDescGZIP(), []int{4}
+}
+
 var File_bot_tasks_v1_tasks_proto protoreflect.FileDescriptor
 
 const file_bot_tasks_v1_tasks_proto_rawDesc = "" +
 	"\n" +
-	"\x18bot/tasks/v1/tasks.proto\x12\fbot.tasks.v12\x0e\n" +
-	"\fTasksServiceB\xb1\x01\n" +
+	"\x18bot/tasks/v1/tasks.proto\x12\fbot.tasks.v1\"\x83\x01\n" +
+	"\x11CreateTaskRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x1a\n" +
+	"\bassignee\x18\x03 \x01(\tR\bassignee\x12\x10\n" +
+	"\x03due\x18\x04 \x01(\tR\x03due\x12\x18\n" +
+	"\aproject\x18\x05 \x01(\tR\aproject\"-\n" +
+	"\x12CreateTaskResponse\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\"6\n" +
+	"\bSchedule\x12\x16\n" +
+	"\x06script\x18\x01 \x01(\tR\x06script\x12\x12\n" +
+	"\x04cron\x18\x02 \x01(\tR\x04cron\"]\n" +
+	"\x13SetSchedulesRequest\x12\x10\n" +
+	"\x03bot\x18\x01 \x01(\tR\x03bot\x124\n" +
+	"\tschedules\x18\x02 \x03(\v2\x16.bot.tasks.v1.ScheduleR\tschedules\"\x16\n" +
+	"\x14SetSchedulesResponse2\xb6\x01\n" +
+	"\fTasksService\x12O\n" +
+	"\n" +
+	"CreateTask\x12\x1f.bot.tasks.v1.CreateTaskRequest\x1a .bot.tasks.v1.CreateTaskResponse\x12U\n" +
+	"\fSetSchedules\x12!.bot.tasks.v1.SetSchedulesRequest\x1a\".bot.tasks.v1.SetSchedulesResponseB\xb1\x01\n" +
 	"\x10com.bot.tasks.v1B\n" +
 	"TasksProtoP\x01Z?github.com/botserver-go/botserver-go/proto/bot/tasks/v1;tasksv1\xa2\x02\x03BTX\xaa\x02\fBot.Tasks.V1\xca\x02\fBot\\Tasks\\V1\xe2\x02\x18Bot\\Tasks\\V1\\GPBMetadata\xea\x02\x0eBot::Tasks::V1b\x06proto3"
 
-var file_bot_tasks_v1_tasks_proto_goTypes = []any{}
+var (
+	file_bot_tasks_v1_tasks_proto_rawDescOnce sync.Once
+	file_bot_tasks_v1_tasks_proto_rawDescData []byte
+)
+
+func file_bot_tasks_v1_tasks_proto_rawDescGZIP() []byte {
+	file_bot_tasks_v1_tasks_proto_rawDescOnce.Do(func() {
+		file_bot_tasks_v1_tasks_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_bot_tasks_v1_tasks_proto_rawDesc), len(file_bot_tasks_v1_tasks_proto_rawDesc)))
+	})
+	return file_bot_tasks_v1_tasks_proto_rawDescData
+}
+
+var file_bot_tasks_v1_tasks_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_bot_tasks_v1_tasks_proto_goTypes = []any{
+	(*CreateTaskRequest)(nil),    // 0: bot.tasks.v1.CreateTaskRequest
+	(*CreateTaskResponse)(nil),   // 1: bot.tasks.v1.CreateTaskResponse
+	(*Schedule)(nil),             // 2: bot.tasks.v1.Schedule
+	(*SetSchedulesRequest)(nil),  // 3: bot.tasks.v1.SetSchedulesRequest
+	(*SetSchedulesResponse)(nil), // 4: bot.tasks.v1.SetSchedulesResponse
+}
 var file_bot_tasks_v1_tasks_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	2, // 0: bot.tasks.v1.SetSchedulesRequest.schedules:type_name -> bot.tasks.v1.Schedule
+	0, // 1: bot.tasks.v1.TasksService.CreateTask:input_type -> bot.tasks.v1.CreateTaskRequest
+	3, // 2: bot.tasks.v1.TasksService.SetSchedules:input_type -> bot.tasks.v1.SetSchedulesRequest
+	1, // 3: bot.tasks.v1.TasksService.CreateTask:output_type -> bot.tasks.v1.CreateTaskResponse
+	4, // 4: bot.tasks.v1.TasksService.SetSchedules:output_type -> bot.tasks.v1.SetSchedulesResponse
+	3, // [3:5] is the sub-list for method output_type
+	1, // [1:3] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_bot_tasks_v1_tasks_proto_init() }
@@ -49,12 +354,13 @@ func file_bot_tasks_v1_tasks_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_tasks_v1_tasks_proto_rawDesc), len(file_bot_tasks_v1_tasks_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   0,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_bot_tasks_v1_tasks_proto_goTypes,
 		DependencyIndexes: file_bot_tasks_v1_tasks_proto_depIdxs,
+		MessageInfos:      file_bot_tasks_v1_tasks_proto_msgTypes,
 	}.Build()
 	File_bot_tasks_v1_tasks_proto = out.File
 	file_bot_tasks_v1_tasks_proto_goTypes = nil

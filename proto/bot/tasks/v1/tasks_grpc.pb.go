@@ -7,7 +7,10 @@
 package tasksv1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -15,15 +18,25 @@ import (
 // Requires gRPC-Go v1.64.0 or later.
 const _ = grpc.SupportPackageIsVersion9
 
+const (
+	TasksService_CreateTask_FullMethodName   = "/bot.tasks.v1.TasksService/CreateTask"
+	TasksService_SetSchedules_FullMethodName = "/bot.tasks.v1.TasksService/SetSchedules"
+)
+
 // TasksServiceClient is the client API for TasksService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// TasksService will own tasks, schedules and goals.
-//
-// It has no RPCs yet on purpose: the domain RPCs arrive with the tasks service's
-// issue, and domain APIs are not faked ahead of it.
+// TasksService will own tasks, schedules and goals. The methods below are
+// the contract botauto's keywords call (CREATE TASK, SET SCHEDULE); until
+// the tasks service's issue lands they answer Unimplemented and scripts get
+// "bottasks is not available".
 type TasksServiceClient interface {
+	// CreateTask creates a task for the bot's organisation.
+	CreateTask(ctx context.Context, in *CreateTaskRequest, opts ...grpc.CallOption) (*CreateTaskResponse, error)
+	// SetSchedules replaces the bot's SET SCHEDULE triggers (on every package
+	// load); the service fires each once per due time across replicas.
+	SetSchedules(ctx context.Context, in *SetSchedulesRequest, opts ...grpc.CallOption) (*SetSchedulesResponse, error)
 }
 
 type tasksServiceClient struct {
@@ -34,15 +47,40 @@ func NewTasksServiceClient(cc grpc.ClientConnInterface) TasksServiceClient {
 	return &tasksServiceClient{cc}
 }
 
+func (c *tasksServiceClient) CreateTask(ctx context.Context, in *CreateTaskRequest, opts ...grpc.CallOption) (*CreateTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateTaskResponse)
+	err := c.cc.Invoke(ctx, TasksService_CreateTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tasksServiceClient) SetSchedules(ctx context.Context, in *SetSchedulesRequest, opts ...grpc.CallOption) (*SetSchedulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetSchedulesResponse)
+	err := c.cc.Invoke(ctx, TasksService_SetSchedules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TasksServiceServer is the server API for TasksService service.
 // All implementations must embed UnimplementedTasksServiceServer
 // for forward compatibility.
 //
-// TasksService will own tasks, schedules and goals.
-//
-// It has no RPCs yet on purpose: the domain RPCs arrive with the tasks service's
-// issue, and domain APIs are not faked ahead of it.
+// TasksService will own tasks, schedules and goals. The methods below are
+// the contract botauto's keywords call (CREATE TASK, SET SCHEDULE); until
+// the tasks service's issue lands they answer Unimplemented and scripts get
+// "bottasks is not available".
 type TasksServiceServer interface {
+	// CreateTask creates a task for the bot's organisation.
+	CreateTask(context.Context, *CreateTaskRequest) (*CreateTaskResponse, error)
+	// SetSchedules replaces the bot's SET SCHEDULE triggers (on every package
+	// load); the service fires each once per due time across replicas.
+	SetSchedules(context.Context, *SetSchedulesRequest) (*SetSchedulesResponse, error)
 	mustEmbedUnimplementedTasksServiceServer()
 }
 
@@ -53,6 +91,12 @@ type TasksServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedTasksServiceServer struct{}
 
+func (UnimplementedTasksServiceServer) CreateTask(context.Context, *CreateTaskRequest) (*CreateTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateTask not implemented")
+}
+func (UnimplementedTasksServiceServer) SetSchedules(context.Context, *SetSchedulesRequest) (*SetSchedulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetSchedules not implemented")
+}
 func (UnimplementedTasksServiceServer) mustEmbedUnimplementedTasksServiceServer() {}
 func (UnimplementedTasksServiceServer) testEmbeddedByValue()                      {}
 
@@ -74,13 +118,58 @@ func RegisterTasksServiceServer(s grpc.ServiceRegistrar, srv TasksServiceServer)
 	s.RegisterService(&TasksService_ServiceDesc, srv)
 }
 
+func _TasksService_CreateTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TasksServiceServer).CreateTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TasksService_CreateTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TasksServiceServer).CreateTask(ctx, req.(*CreateTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TasksService_SetSchedules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetSchedulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TasksServiceServer).SetSchedules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TasksService_SetSchedules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TasksServiceServer).SetSchedules(ctx, req.(*SetSchedulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TasksService_ServiceDesc is the grpc.ServiceDesc for TasksService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var TasksService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "bot.tasks.v1.TasksService",
 	HandlerType: (*TasksServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
-	Streams:     []grpc.StreamDesc{},
-	Metadata:    "bot/tasks/v1/tasks.proto",
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "CreateTask",
+			Handler:    _TasksService_CreateTask_Handler,
+		},
+		{
+			MethodName: "SetSchedules",
+			Handler:    _TasksService_SetSchedules_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "bot/tasks/v1/tasks.proto",
 }
