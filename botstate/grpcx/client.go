@@ -17,6 +17,13 @@ import (
 // roundRobin spreads calls over every address the name resolves to (a
 // headless Kubernetes Service lists each pod); with one address it is the
 // same as gRPC's default pick_first.
+// Flow-control window per stream and socket buffer sizes of every
+// connection (see the server's options).
+const (
+	WindowSize = 4 << 20
+	BufferSize = 256 << 10
+)
+
 const roundRobin = `{"loadBalancingConfig":[{"round_robin":{}}]}`
 
 // Dial returns a client connection with tracing, round-robin balancing and a
@@ -27,6 +34,10 @@ func Dial(addr string, defaultTimeout time.Duration, opts ...grpc.DialOption) (*
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultServiceConfig(roundRobin),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+		grpc.WithInitialWindowSize(WindowSize),
+		grpc.WithInitialConnWindowSize(2 * WindowSize),
+		grpc.WithWriteBufferSize(BufferSize),
+		grpc.WithReadBufferSize(BufferSize),
 		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 			return streamer(withOutgoingRequestID(ctx), desc, cc, method, opts...)
 		}),

@@ -104,6 +104,12 @@ func NewServer(o ServerOptions) *Server {
 			grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: 5 * time.Minute, MaxConnectionAgeGrace: time.Minute}),
 			grpc.ChainUnaryInterceptor(unary...),
 			grpc.ChainStreamInterceptor(stream...),
+			// Larger windows and buffers: file streams between the gateway
+			// and botdrive otherwise stall on 64 KiB flow-control windows.
+			grpc.InitialWindowSize(WindowSize),
+			grpc.InitialConnWindowSize(2*WindowSize),
+			grpc.WriteBufferSize(BufferSize),
+			grpc.ReadBufferSize(BufferSize),
 		),
 		Health: health.NewServer(),
 		log:    log,
