@@ -33,11 +33,8 @@ func checkScope(scope, owner string) error {
 
 // ListMemories implements autov1.AutoServiceServer.
 func (s *Server) ListMemories(ctx context.Context, req *autov1.ListMemoriesRequest) (*autov1.ListMemoriesResponse, error) {
-	id, err := caller(ctx)
+	id, err := botCaller(ctx, req.Bot)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkBot(req.Bot); err != nil {
 		return nil, err
 	}
 	if err := checkScope(req.Scope, req.Owner); err != nil {
@@ -60,11 +57,8 @@ func (s *Server) ListMemories(ctx context.Context, req *autov1.ListMemoriesReque
 
 // SetMemory implements autov1.AutoServiceServer.
 func (s *Server) SetMemory(ctx context.Context, req *autov1.SetMemoryRequest) (*autov1.SetMemoryResponse, error) {
-	id, err := caller(ctx)
+	id, err := botCaller(ctx, req.Bot)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkBot(req.Bot); err != nil {
 		return nil, err
 	}
 	if err := checkScope(req.Scope, req.Owner); err != nil {
@@ -93,11 +87,8 @@ func (s *Server) SetMemory(ctx context.Context, req *autov1.SetMemoryRequest) (*
 
 // ListTables implements autov1.AutoServiceServer.
 func (s *Server) ListTables(ctx context.Context, req *autov1.ListTablesRequest) (*autov1.ListTablesResponse, error) {
-	id, err := caller(ctx)
+	id, err := botCaller(ctx, req.Bot)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkBot(req.Bot); err != nil {
 		return nil, err
 	}
 	l, err := s.current(ctx, id.OrgID, req.Bot)
@@ -118,11 +109,8 @@ func (s *Server) ListTables(ctx context.Context, req *autov1.ListTablesRequest) 
 
 // QueryTable implements autov1.AutoServiceServer.
 func (s *Server) QueryTable(ctx context.Context, req *autov1.QueryTableRequest) (*autov1.QueryTableResponse, error) {
-	id, err := caller(ctx)
+	id, err := botCaller(ctx, req.Bot)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkBot(req.Bot); err != nil {
 		return nil, err
 	}
 	l, err := s.current(ctx, id.OrgID, req.Bot)

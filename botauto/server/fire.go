@@ -78,11 +78,8 @@ const MaxWebhookBody = 1 << 20
 
 // RunWebhook implements autov1.AutoServiceServer.
 func (s *Server) RunWebhook(ctx context.Context, req *autov1.RunWebhookRequest) (*autov1.RunWebhookResponse, error) {
-	id, err := caller(ctx)
+	id, err := botCaller(ctx, req.Bot)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkBot(req.Bot); err != nil {
 		return nil, err
 	}
 	if len(req.BodyJson) > MaxWebhookBody {

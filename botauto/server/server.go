@@ -92,6 +92,16 @@ func caller(ctx context.Context) (*authz.Identity, error) {
 	return id, nil
 }
 
+// botCaller is caller for a request naming a bot: the verified identity,
+// and the bot name checked.
+func botCaller(ctx context.Context, bot string) (*authz.Identity, error) {
+	id, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return id, checkBot(bot)
+}
+
 func checkBot(bot string) error {
 	if !bots.ValidName(bot) {
 		return status.Errorf(codes.InvalidArgument, "bot %q: use lower-case letters, digits and -", bot)
@@ -274,11 +284,8 @@ func outputs(res *vm.Result) []*autov1.Output {
 
 // RunTool implements autov1.AutoServiceServer.
 func (s *Server) RunTool(ctx context.Context, req *autov1.RunToolRequest) (*autov1.RunToolResponse, error) {
-	id, err := caller(ctx)
+	id, err := botCaller(ctx, req.Bot)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkBot(req.Bot); err != nil {
 		return nil, err
 	}
 	if req.ConversationId != "" && !conversationID.MatchString(req.ConversationId) {
@@ -332,11 +339,8 @@ func (s *Server) current(ctx context.Context, org, bot string) (*live, error) {
 
 // ListTools implements autov1.AutoServiceServer.
 func (s *Server) ListTools(ctx context.Context, req *autov1.ListToolsRequest) (*autov1.ListToolsResponse, error) {
-	id, err := caller(ctx)
+	id, err := botCaller(ctx, req.Bot)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkBot(req.Bot); err != nil {
 		return nil, err
 	}
 	l, err := s.current(ctx, id.OrgID, req.Bot)
@@ -386,11 +390,8 @@ func (s *Server) Compile(ctx context.Context, req *autov1.CompileRequest) (*auto
 
 // LoadBot implements autov1.AutoServiceServer.
 func (s *Server) LoadBot(ctx context.Context, req *autov1.LoadBotRequest) (*autov1.LoadBotResponse, error) {
-	id, err := caller(ctx)
+	id, err := botCaller(ctx, req.Bot)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkBot(req.Bot); err != nil {
 		return nil, err
 	}
 	l, err := s.livePackage(ctx, id.OrgID, req.Bot, "")
@@ -402,11 +403,8 @@ func (s *Server) LoadBot(ctx context.Context, req *autov1.LoadBotRequest) (*auto
 
 // GetBot implements autov1.AutoServiceServer.
 func (s *Server) GetBot(ctx context.Context, req *autov1.GetBotRequest) (*autov1.GetBotResponse, error) {
-	id, err := caller(ctx)
+	id, err := botCaller(ctx, req.Bot)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkBot(req.Bot); err != nil {
 		return nil, err
 	}
 	l, err := s.current(ctx, id.OrgID, req.Bot)
