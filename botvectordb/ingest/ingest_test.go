@@ -373,8 +373,10 @@ func TestSweeperTakesBackAbandonedWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The ingester's own sweeper runs once at start and may get to the rows
+	// first (its first pass races this insert); either way both come back.
 	n, err := e.in.Sweep(ctx)
-	if err != nil || n != 2 {
+	if err != nil || (n != 2 && n != 0) {
 		t.Fatalf("sweep: %d %v", n, err)
 	}
 	st := e.settled("bot", 2)
