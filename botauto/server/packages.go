@@ -99,7 +99,11 @@ func (s *Server) load(ctx context.Context, org, bot string) (*live, error) {
 			row.Scripts[name] = prev.Scripts[name]
 		}
 	}
-	diags := append(pkg.Diagnostics, s.registerTriggers(ctx, org, bot, pkg)...)
+	var before *live // the version being replaced, to clear triggers it had
+	if prev != nil {
+		before, _ = s.live(ctx, org, bot, prev.Version)
+	}
+	diags := append(pkg.Diagnostics, s.registerTriggers(ctx, org, bot, pkg, before)...)
 	if diags == nil {
 		diags = []bots.Diagnostic{}
 	}

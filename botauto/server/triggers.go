@@ -18,7 +18,9 @@ import (
 // the services that fire them (replacing the bot's previous set, so removed
 // triggers stop). ON EVENT and WEBHOOK are fired by botauto itself. A
 // trigger that cannot be registered becomes a diagnostic of its script.
-func (s *Server) registerTriggers(ctx context.Context, org, bot string, pkg *bots.Package) []bots.Diagnostic {
+// Bots that have none and had none (before, the replaced version, may be
+// nil) call nobody.
+func (s *Server) registerTriggers(ctx context.Context, org, bot string, pkg *bots.Package, before *live) []bots.Diagnostic {
 	var (
 		schedules []*tasksv1.Schedule
 		mails     []*mailv1.EmailTrigger
@@ -64,7 +66,7 @@ func (s *Server) registerTriggers(ctx context.Context, org, bot string, pkg *bot
 		if len(schedules) > 0 {
 			problem("tasks", "SET SCHEDULE", "bottasks", nil)
 		}
-	default:
+	case len(schedules) > 0 || before.has("SET SCHEDULE"):
 		if _, err := svcs.Tasks.SetSchedules(callCtx, &tasksv1.SetSchedulesRequest{Bot: bot, Schedules: schedules}); err != nil && len(schedules) > 0 {
 			problem("tasks", "SET SCHEDULE", "bottasks", err)
 		}
@@ -74,7 +76,7 @@ func (s *Server) registerTriggers(ctx context.Context, org, bot string, pkg *bot
 		if len(mails) > 0 {
 			problem("mail", "ON EMAIL", "botmail", nil)
 		}
-	default:
+	case len(mails) > 0 || before.has("ON EMAIL"):
 		if _, err := svcs.Mail.SetEmailTriggers(callCtx, &mailv1.SetEmailTriggersRequest{Bot: bot, Triggers: mails}); err != nil && len(mails) > 0 {
 			problem("mail", "ON EMAIL", "botmail", err)
 		}
@@ -88,4 +90,19 @@ func first(v []string) string {
 		return ""
 	}
 	return v[0]
+}
+
+// has reports whether the package declares a trigger keyword (false for nil).
+func (l *live) has(keyword string) bool {
+	if l == nil {
+		return false
+	}
+	for _, p := range l.programs {
+		for _, t := range p.Triggers {
+			if t.Keyword == keyword {
+				return true
+			}
+		}
+	}
+	return false
 }
