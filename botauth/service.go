@@ -146,40 +146,8 @@ func Service() *app.Service {
 
 // rotationUnit checks the signing keys every minute.
 func (s *server) rotationUnit() lifecycle.Unit {
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	return lifecycle.Unit{
-		Name: "key-rotation",
-		Start: func(context.Context) error {
-			go func() {
-				defer close(done)
-				t := time.NewTicker(time.Minute)
-				defer t.Stop()
-				for {
-					select {
-					case <-stop:
-						return
-					case <-t.C:
-						ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-						if err := s.keys.rotate(ctx); err != nil {
-							s.log.Error("key rotation", "err", err)
-						}
-						cancel()
-					}
-				}
-			}()
-			return nil
-		},
-		Stop: func(ctx context.Context) error {
-			close(stop)
-			select {
-			case <-done:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		},
-	}
+	return lifecycle.Periodic{Name: "key-rotation", Every: time.Minute, Timeout: 30 * time.Second,
+		Run: s.keys.rotate, Log: s.log}.Unit()
 }
 
 func normEmail(e string) (string, error) {

@@ -8,7 +8,6 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -196,43 +195,7 @@ func scriptEvents(srv *server.Server, env *app.Env) lifecycle.Unit {
 // whenever BOTS_DIR changes. Loading is idempotent across replicas: an
 // unchanged package is neither recompiled nor written.
 func reloader(srv *server.Server, every time.Duration, env *app.Env) lifecycle.Unit {
-	var (
-		stop = make(chan struct{})
-		wg   sync.WaitGroup
-	)
-	return lifecycle.Unit{
-		Name: "packages",
-		Start: func(ctx context.Context) error {
-			if err := srv.Reload(ctx, authz.DefaultOrgID); err != nil {
-				env.Log.Error("bot packages", "err", err)
-			}
-			if every == 0 {
-				return nil
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				t := time.NewTicker(every)
-				defer t.Stop()
-				for {
-					select {
-					case <-stop:
-						return
-					case <-t.C:
-						ctx, cancel := context.WithTimeout(context.Background(), every*10)
-						if err := srv.Reload(ctx, authz.DefaultOrgID); err != nil {
-							env.Log.Error("bot packages", "err", err)
-						}
-						cancel()
-					}
-				}
-			}()
-			return nil
-		},
-		Stop: func(context.Context) error {
-			close(stop)
-			wg.Wait()
-			return nil
-		},
-	}
+	reload := func(ctx context.Context) error { return srv.Reload(ctx, authz.DefaultOrgID) }
+	return lifecycle.Periodic{Name: "packages", Every: every, Timeout: max(every*10, time.Minute),
+		AtStart: true, Run: reload, Log: env.Log}.Unit()
 }
