@@ -79,17 +79,12 @@ func (s *Server) accept(ctx context.Context, in *chatv1.Inbound) (*store.Accepte
 	if err != nil {
 		return nil, err
 	}
-	check := func(c *store.Conversation) error {
-		if !attendant(id) && !owns(id, c) {
-			return notFound()
-		}
-		return nil
-	}
+	access := store.Access{Any: attendant(id), Kind: string(id.Kind), ID: id.Subject}
 	if in.MessageType == chatv1.MessageType_MESSAGE_TYPE_SYSTEM {
 		// Ignored, as the protocol says, once the caller may post at all.
 		c, err := s.store.Get(ctx, id.OrgID, cid)
-		if err == nil {
-			err = check(c)
+		if err == nil && !access.Allows(c) {
+			err = store.ErrNotFound
 		}
 		return &store.Accepted{Status: store.StatusDone, Conv: c}, s.dbErr(err)
 	}
@@ -108,7 +103,7 @@ func (s *Server) accept(ctx context.Context, in *chatv1.Inbound) (*store.Accepte
 			m.Args, _ = json.Marshal(map[string][]string{"active_switchers": in.ActiveSwitchers})
 		}
 	}
-	res, err := s.enqueue(ctx, id.OrgID, cid, check, m)
+	res, err := s.enqueue(ctx, id.OrgID, cid, access, m)
 	if err != nil {
 		return nil, err
 	}
@@ -120,9 +115,9 @@ func (s *Server) accept(ctx context.Context, in *chatv1.Inbound) (*store.Accepte
 	return res, nil
 }
 
-func (s *Server) enqueue(ctx context.Context, org, convID string, check func(*store.Conversation) error, m *store.Message) (*store.Accepted, error) {
+func (s *Server) enqueue(ctx context.Context, org, convID string, access store.Access, m *store.Message) (*store.Accepted, error) {
 	token := uuid.NewString()
-	res, err := s.store.Accept(ctx, org, convID, check, m, token, s.ttl)
+	res, err := s.store.Accept(ctx, org, convID, access, m, token, s.ttl)
 	if err != nil {
 		return nil, s.dbErr(err)
 	}
@@ -255,7 +250,7 @@ func (s *Server) Watch(req *chatv1.WatchRequest, stream chatv1.ChatService_Watch
 		return err
 	}
 	if req.OpenTurn {
-		if _, err := s.enqueue(ctx, id.OrgID, c.ID, nil, &store.Message{Role: store.RoleSystem, Type: store.TypeOpen}); err != nil {
+		if _, err := s.enqueue(ctx, id.OrgID, c.ID, store.Access{Any: true}, &store.Message{Role: store.RoleSystem, Type: store.TypeOpen}); err != nil {
 			return err
 		}
 	}

@@ -231,30 +231,62 @@ type Accepted struct {
 	Next   *Message
 }
 
+// Access says who may post to a conversation: anyone of its organisation
+// (attendants, services) or only whoever opened it.
+type Access struct {
+	Any      bool
+	Kind, ID string // the opener's user_kind and user_id
+}
+
+func (a Access) Allows(c *Conversation) bool {
+	return a.Any || c.UserKind == a.Kind && c.UserID == a.ID
+}
+
 // Accept stores an inbound message as pending, in order, and takes the
-// conversation's lease with token when nobody holds it. check sees the
-// conversation first (access rules); its error is returned as is. m.Type
-// TypeOpen stores the open turn only when the conversation has no message.
-func (s *Store) Accept(ctx context.Context, org, convID string, check func(*Conversation) error, m *Message, token string, ttl time.Duration) (*Accepted, error) {
+// conversation's lease with token when nobody holds it. A caller access
+// does not allow gets ErrNotFound and stores nothing. m.Type TypeOpen
+// stores the open turn only when the conversation has no message.
+//
+// It is one round trip: the statements go as one pipeline (an implicit
+// transaction) under the conversation's row lock, and each one carries its
+// own conditions, so the outcome is decided in SQL and read back here.
+func (s *Store) Accept(ctx context.Context, org, convID string, access Access, m *Message, token string, ttl time.Duration) (*Accepted, error) {
 	res := &Accepted{}
-	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
-		c, err := scanConv(tx.QueryRow(ctx, `SELECT `+convColumns+` FROM chat.conversations WHERE id = $1 FOR UPDATE`, convID))
+	id := uuid.Must(uuid.NewV7()).String()
+	err := pg.InOrgBatch(ctx, s.db, org, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+convColumns+` FROM chat.conversations WHERE id = $1 FOR UPDATE`, convID)
+		if m.ClientID != "" {
+			b.Queue(`SELECT id, seq, status FROM chat.messages WHERE conversation_id = $1 AND client_id = $2`, convID, m.ClientID)
+		}
+		b.Queue(`WITH c AS (
+				UPDATE chat.conversations SET next_seq = next_seq + 1, updated_at = now(),
+					lease_token = CASE WHEN lease_token IS NULL OR lease_until < now() THEN $2::uuid ELSE lease_token END,
+					lease_until = CASE WHEN lease_token IS NULL OR lease_until < now() THEN now() + $3::interval ELSE lease_until END
+				WHERE id = $1 AND ($10::bool OR (user_kind = $11::text AND user_id = $12::text)) AND ($6::int <> 0 OR next_seq = 0)
+					AND ($9::text IS NULL OR NOT EXISTS (SELECT 1 FROM chat.messages WHERE conversation_id = $1 AND client_id = $9::text))
+				RETURNING org_id, next_seq, lease_token)
+			INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, args, client_id, status)
+			SELECT c.org_id, $1, c.next_seq, c.next_seq * 1000, $4::uuid, $5::text, $6::int, $7::text, $8::jsonb, $9::text, 'pending' FROM c
+			RETURNING seq, (SELECT lease_token = $2::uuid FROM c)`,
+			convID, token, ttl, id, m.Role, m.Type, m.Content, jsonArg(m.Args), nullable(m.ClientID), access.Any, access.Kind, access.ID)
+		b.Queue(`SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND status = 'pending'
+				AND EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid)
+			ORDER BY seq LIMIT 1`, convID, token)
+	}, func(r pgx.BatchResults) error {
+		c, err := scanConv(r.QueryRow())
 		if err != nil {
 			return err
 		}
 		res.Conv = c
-		if check != nil {
-			if err := check(c); err != nil {
-				return err
-			}
+		if !access.Allows(c) {
+			return ErrNotFound
 		}
 		if m.Type == TypeOpen && c.NextSeq > 0 {
 			res.Skipped = true
 			return nil
 		}
 		if m.ClientID != "" {
-			err := tx.QueryRow(ctx, `SELECT id, seq, status FROM chat.messages WHERE conversation_id = $1 AND client_id = $2`,
-				convID, m.ClientID).Scan(&res.ID, &res.Seq, &res.Status)
+			err := r.QueryRow().Scan(&res.ID, &res.Seq, &res.Status)
 			if err == nil {
 				res.Duplicate = true
 				return nil
@@ -263,21 +295,18 @@ func (s *Store) Accept(ctx context.Context, org, convID string, check func(*Conv
 				return err
 			}
 		}
-		res.ID, res.Status = uuid.Must(uuid.NewV7()).String(), StatusPending
-		err = tx.QueryRow(ctx, `WITH c AS (
-				UPDATE chat.conversations SET next_seq = next_seq + 1, updated_at = now(),
-					lease_token = CASE WHEN lease_token IS NULL OR lease_until < now() THEN $2::uuid ELSE lease_token END,
-					lease_until = CASE WHEN lease_token IS NULL OR lease_until < now() THEN now() + $3::interval ELSE lease_until END
-				WHERE id = $1 RETURNING org_id, next_seq, lease_token)
-			INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, args, client_id, status)
-			SELECT c.org_id, $1, c.next_seq, c.next_seq * 1000, $4, $5, $6, $7, $8, $9, 'pending' FROM c
-			RETURNING seq, (SELECT lease_token = $2::uuid FROM c)`,
-			convID, token, ttl, res.ID, m.Role, m.Type, m.Content, jsonArg(m.Args), nullable(m.ClientID)).Scan(&res.Seq, &res.Leased)
-		if err != nil || !res.Leased {
-			return err
+		if err := r.QueryRow().Scan(&res.Seq, &res.Leased); err != nil {
+			return fmt.Errorf("accept: %w", err)
 		}
+		res.ID, res.Status = id, StatusPending
 		c.NextSeq = res.Seq
-		res.Next, err = firstPending(ctx, tx, convID)
+		if !res.Leased {
+			return nil
+		}
+		res.Next, err = scanMsg(r.QueryRow())
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("accept: the lease was taken but no message is pending")
+		}
 		return err
 	})
 	return res, err
@@ -421,7 +450,96 @@ type Continued struct {
 
 // FinishTurn stores a turn's outputs and script state and marks its message
 // done, if token still holds the lease, and moves on to the next message.
+//
+// Without a hand-off it is one round trip: one pipeline (an implicit
+// transaction) whose every statement holds only while token holds the
+// lease, so a lost lease changes nothing and reads back as ErrLeaseLost.
 func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Duration, f *Finish) (*Continued, error) {
+	if f.Transfer != nil {
+		return s.finishWithHandoff(ctx, org, token, ttl, f)
+	}
+	c := f.Conv
+	cont := &Continued{}
+	n := int64(len(f.Outputs))
+	const held = `EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid)`
+	err := pg.InOrgBatch(ctx, s.db, org, func(b *pgx.Batch) {
+		b.Queue(`UPDATE chat.conversations SET next_seq = next_seq + $3, lease_until = now() + $4::interval, updated_at = now(),
+				kbs = $5, tools = $6, contexts = $7, switchers = $8, suggestions = $9, active_switchers = $10, script_user = $11
+			WHERE id = $1 AND lease_token = $2 RETURNING next_seq`,
+			c.ID, token, n, ttl, nonNil(c.KBs), nonNil(c.Tools), nonNilMap(c.Contexts), nonNil(c.Switchers),
+			nonNil(c.Suggestions), nonNil(c.ActiveSwitchers), c.ScriptUser)
+		for i, m := range f.Outputs {
+			if m.ID == "" {
+				m.ID = uuid.Must(uuid.NewV7()).String()
+			}
+			m.ConversationID = c.ID
+			m.Position = f.InboundSeq*1000 + int64(min(i+1, 999))
+			// The i-th output takes the i-th of the n seqs the update reserved.
+			b.Queue(`INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, reply_to, tokens,
+					latency_ms, model, suggestions, switchers, chunks, cancelled)
+				SELECT org_id, id, next_seq - $3::bigint, $4::bigint, $5::uuid, $6::text, $7::int, $8::text, $9::uuid, $10::int,
+					$11::int, $12::text, $13::jsonb, $14::jsonb, $15::int[], $16::bool
+				FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid RETURNING seq`,
+				c.ID, token, n-1-int64(i), m.Position, m.ID, m.Role, m.Type, m.Content, nullable(m.ReplyTo), m.Tokens,
+				m.LatencyMS, m.Model, nilIfEmpty(m.Suggestions), nilIfEmpty(m.Switchers), m.Chunks, m.Cancelled)
+		}
+		if f.Inbound != "" {
+			b.Queue(`UPDATE chat.messages SET status = 'done' WHERE conversation_id = $1 AND id = $3 AND `+held, c.ID, token, f.Inbound)
+		}
+		b.Queue(`SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND status = 'pending' AND `+held+`
+			ORDER BY seq LIMIT 1`, c.ID, token)
+		// Nothing left: give the lease up under the row lock the update took.
+		b.Queue(`UPDATE chat.conversations SET lease_token = NULL, lease_until = NULL WHERE id = $1 AND lease_token = $2::uuid
+			AND NOT EXISTS (SELECT 1 FROM chat.messages WHERE conversation_id = $1 AND status = 'pending')`, c.ID, token)
+		b.Queue(`SELECT `+convColumns+` FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid`, c.ID, token)
+	}, func(r pgx.BatchResults) error {
+		var next int64
+		if err := r.QueryRow().Scan(&next); errors.Is(err, pgx.ErrNoRows) {
+			return ErrLeaseLost
+		} else if err != nil {
+			return err
+		}
+		for _, m := range f.Outputs {
+			if err := r.QueryRow().Scan(&m.Seq); err != nil {
+				return err
+			}
+		}
+		if f.Inbound != "" {
+			if _, err := r.Exec(); err != nil {
+				return err
+			}
+		}
+		var err error
+		if cont.Next, err = scanMsg(r.QueryRow()); errors.Is(err, ErrNotFound) {
+			cont.Next = nil
+		} else if err != nil {
+			return err
+		}
+		tag, err := r.Exec()
+		if err != nil {
+			return err
+		}
+		cont.Released = tag.RowsAffected() == 1
+		if cont.Conv, err = scanConv(r.QueryRow()); errors.Is(err, ErrNotFound) {
+			cont.Conv = nil
+		} else if err != nil {
+			return err
+		}
+		if cont.Released == (cont.Next != nil) || !cont.Released && cont.Conv == nil {
+			return fmt.Errorf("finish turn: inconsistent outcome (released %v, next %v)", cont.Released, cont.Next != nil)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cont, nil
+}
+
+// finishWithHandoff is FinishTurn for a turn that asked for a human: the
+// hand-off reads and checks the state and writes its event in the same
+// transaction.
+func (s *Store) finishWithHandoff(ctx context.Context, org, token string, ttl time.Duration, f *Finish) (*Continued, error) {
 	c := f.Conv
 	cont := &Continued{}
 	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {

@@ -341,7 +341,7 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, authSetting
 	if err != nil {
 		return err
 	}
-	ops := httpx.NewServer(httpx.OpsHandler(ready.Ready, reg))
+	ops := httpx.NewServer(httpx.OpsHandler(ready.Ready, reg, base.Pprof))
 	opsAddr, err := ops.Listen(base.OpsAddr)
 	if err != nil {
 		return err

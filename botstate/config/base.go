@@ -19,6 +19,7 @@ type Base struct {
 	DataDir         string            `env:"DATA_DIR" envDefault:".data" desc:"Local state: embedded NATS store, local files."`
 	GRPCAddr        string            `env:"GRPC_ADDR" envDefault:":9090" desc:"gRPC listen address (one listener for every service in the process)."`
 	OpsAddr         string            `env:"OPS_ADDR" envDefault:":9091" desc:"Operations HTTP listen address: /healthz, /readyz, /metrics."`
+	Pprof           bool              `env:"OPS_PPROF" envDefault:"false" desc:"Serve Go's profiles at /debug/pprof/ on OPS_ADDR (CPU, heap, goroutines) for finding where time goes."`
 	LogLevel        string            `env:"LOG_LEVEL" envDefault:"info" desc:"debug, info, warn or error."`
 	LogFormat       string            `env:"LOG_FORMAT" envDefault:"json" desc:"json or text."`
 	OTLPEndpoint    string            `env:"OTEL_EXPORTER_OTLP_ENDPOINT" desc:"OTLP/gRPC endpoint for traces. Unset: tracing is a no-op (context still propagates)."`

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,8 +70,10 @@ func (s *Server) Unit(name string, deps ...string) lifecycle.Unit {
 	}
 }
 
-// OpsHandler serves /healthz, /readyz and /metrics.
-func OpsHandler(ready func() bool, g prometheus.Gatherer) http.Handler {
+// OpsHandler serves /healthz, /readyz and /metrics, and with profiling
+// Go's /debug/pprof/ (CPU, heap, goroutines): on the operations port only,
+// which is not public.
+func OpsHandler(ready func() bool, g prometheus.Gatherer, profiling bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -78,6 +81,13 @@ func OpsHandler(ready func() bool, g prometheus.Gatherer) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", ReadyHandler(ready))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	if profiling {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

@@ -37,17 +37,17 @@ var ErrNoOrg = errors.New("no organisation in the request")
 // org's rows, whatever WHERE clauses fn forgets. orgID must come from the
 // verified identity, never from a request body.
 func InOrg(ctx context.Context, pool *pgxpool.Pool, orgID string, fn func(pgx.Tx) error) error {
-	if _, err := uuid.Parse(orgID); err != nil {
+	org, err := uuid.Parse(orgID)
+	if err != nil {
 		return ErrNoOrg
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		// One round trip: set_config('role', ..., true) is SET LOCAL ROLE.
-		if _, err := tx.Exec(ctx, `SELECT set_config('role', $1, true), set_config($2, $3, true)`,
-			TenantRole, OrgSetting, orgID); err != nil {
-			return fmt.Errorf("tenant scope: %w", err)
-		}
-		return fn(tx)
-	})
+	// BEGIN and the scope go in one round trip (a simple-protocol query of
+	// two statements); set_config('role', ..., true) is SET LOCAL ROLE. The
+	// org is inlined as the canonical form of a parsed uuid, so it cannot
+	// carry SQL.
+	begin := pgx.TxOptions{BeginQuery: "BEGIN; SELECT set_config('role', '" + TenantRole + "', true), set_config('" +
+		OrgSetting + "', '" + org.String() + "', true)"}
+	return pgx.BeginTxFunc(ctx, pool, begin, fn)
 }
 
 // grantTenant lets TenantRole use the schema's tables. It runs after every
