@@ -55,6 +55,8 @@ var Policy = authz.Policy{
 	method("DeleteFile"):         {Permission: PermWrite},
 	method("CreatePresignedURL"): {Permission: PermWrite},
 	method("ImportPackage"):      {Permission: PermBots},
+	method("BeginUpload"):        {Permission: PermWrite},
+	method("CommitUpload"):       {Permission: PermWrite},
 	method("SetQuota"):           {Permission: PermOrgAdmn},
 	// The signed token is the authorisation.
 	method("ReadSigned"):   {Public: true},
@@ -78,6 +80,7 @@ type server struct {
 	cache    cache.Cache
 	signer   *presign.Signer
 	presign  storage.Presigner // set when S3 URLs are handed out directly
+	data     storage.DataURLs  // set when the gateway may move S3 bytes itself
 	extract  extract.Limits
 	pkgLim   pkgimport.Limits
 	pkgMax   int64 // bytes of an uploaded zip
@@ -183,7 +186,100 @@ func (s *server) ReadFile(r *drivev1.ReadFileRequest, stream grpc.ServerStreamin
 	if err != nil {
 		return err
 	}
+	if r.GetAcceptUrl() && s.data != nil {
+		m, err := s.readURL(ctx, org, r.GetBot(), r.GetPath(), r.GetOffset(), r.GetLength())
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			return stream.Send(m)
+		}
+	}
 	return s.stream(ctx, org, r.GetBot(), r.GetPath(), r.GetOffset(), r.GetLength(), func(m *drivev1.ReadFileResponse) error { return stream.Send(m) })
+}
+
+// Lifetimes of the data URLs and upload tickets handed to the gateway. A
+// URL is used at once (S3 checks its expiry when a request starts); a
+// ticket is committed when the bytes are in, however long that took.
+const (
+	dataURLTTL = 5 * time.Minute
+	ticketTTL  = 24 * time.Hour
+	// ticketMethod marks BeginUpload's tickets: never valid as a signed URL.
+	ticketMethod = "COMMIT"
+)
+
+// readURL answers ReadFile with a presigned GET of the object when the file
+// is in the main store (nil otherwise: stream it): the same checks and the
+// same first message as stream, without the bytes, from the metadata
+// alone. The reader sends If-Match with url_etag, so an object changed
+// behind the metadata is refused (and the reader falls back to the stream,
+// which reconciles nothing but serves what is stored, as always).
+func (s *server) readURL(ctx context.Context, org, bot, p string, offset, length int64) (*drivev1.ReadFileResponse, error) {
+	if offset < 0 || length < 0 {
+		return nil, status.Error(codes.InvalidArgument, "offset and length must not be negative")
+	}
+	f, etag, key, inMain, err := s.d.Locate(ctx, org, bot, p)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if !inMain || ((offset > 0 || length > 0) && offset >= f.Size) {
+		return nil, nil // stream decides, with the size as stored
+	}
+	served := f.Size - offset
+	if length > 0 && length < served {
+		served = length
+	}
+	u, err := s.data.PresignGet(ctx, key, dataURLTTL)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &drivev1.ReadFileResponse{Info: f.Proto(), Offset: offset, Length: served, Url: u, UrlEtag: etag}, nil
+}
+
+func (s *server) BeginUpload(ctx context.Context, r *drivev1.BeginUploadRequest) (*drivev1.BeginUploadResponse, error) {
+	org, err := caller(ctx, PermWrite)
+	if err != nil {
+		return nil, err
+	}
+	h := r.GetHeader()
+	if h == nil {
+		return nil, status.Error(codes.InvalidArgument, "BeginUpload needs the upload's header")
+	}
+	if err := s.d.CheckName(h.GetBot(), h.GetPath()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	key, inMain := s.d.Key(org, h.GetBot(), h.GetPath())
+	if s.data == nil || !inMain {
+		return &drivev1.BeginUploadResponse{}, nil // stream it with UploadFile
+	}
+	began := time.Now()
+	ct, err := s.d.PrepareUpload(ctx, org, h.GetBot(), h.GetPath(), h.GetSize(), r.GetHead(), h.GetContentType())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	u, err := s.data.PresignPutExact(ctx, key, dataURLTTL, ct, h.GetSize())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	ticket := s.signer.Sign(presign.Claims{Org: org, Bot: h.GetBot(), Path: h.GetPath(), Method: ticketMethod,
+		Exp: began.Add(ticketTTL).Unix(), Size: h.GetSize(), ContentType: ct, Began: began.UnixNano()})
+	return &drivev1.BeginUploadResponse{Url: u, ContentType: ct, Ticket: ticket}, nil
+}
+
+func (s *server) CommitUpload(ctx context.Context, r *drivev1.CommitUploadRequest) (*drivev1.CommitUploadResponse, error) {
+	org, err := caller(ctx, PermWrite)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.signer.Verify(r.GetTicket(), time.Now())
+	if err != nil || c.Method != ticketMethod || c.Org != org {
+		return nil, status.Error(codes.PermissionDenied, "the upload ticket is invalid or expired")
+	}
+	f, changed, err := s.d.CommitUpload(ctx, org, c.Bot, c.Path, c.Size, r.GetHash(), c.ContentType, r.GetEtag(), time.Unix(0, c.Began))
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &drivev1.CommitUploadResponse{Info: f.Proto(), Changed: changed}, nil
 }
 
 func (s *server) stream(ctx context.Context, org, bot, p string, offset, length int64, send func(*drivev1.ReadFileResponse) error) error {
@@ -475,7 +571,14 @@ type cachedText struct {
 
 // extractCacheVersion changes when the extractors' output does, so old
 // cached text is not served.
-const extractCacheVersion = "v1"
+const extractCacheVersion = "v2"
+
+// textCacheKey is where a document's text is cached: by content hash, per
+// organisation (a hash recorded by CommitUpload is the uploader's word, so
+// it is never trusted across organisations).
+func textCacheKey(org, hash, format string) string {
+	return "drive:text:" + extractCacheVersion + ":" + org + ":" + hash + ":" + format
+}
 
 func (s *server) ExtractText(ctx context.Context, r *drivev1.ExtractTextRequest) (*drivev1.ExtractTextResponse, error) {
 	org, err := caller(ctx, PermRead)
@@ -487,7 +590,7 @@ func (s *server) ExtractText(ctx context.Context, r *drivev1.ExtractTextRequest)
 		return nil, s.toStatus(ctx, err)
 	}
 	out := &drivev1.ExtractTextResponse{ContentType: f.ContentType, Hash: f.Hash}
-	key := "drive:text:" + extractCacheVersion + ":" + f.Hash + ":" + extract.Format(f.ContentType, f.Path)
+	key := textCacheKey(org, f.Hash, extract.Format(f.ContentType, f.Path))
 	if b, ok, err := s.cache.Get(ctx, key); err == nil && ok {
 		var c cachedText
 		if json.Unmarshal(b, &c) == nil {

@@ -292,7 +292,7 @@ func TestExtractText(t *testing.T) {
 		t.Fatalf("extract: %v %v", r, err)
 	}
 	// Cached by hash: the cache now answers (checked by poisoning it).
-	key := "drive:text:" + extractCacheVersion + ":" + r.GetHash() + ":docx"
+	key := textCacheKey(testOrg, r.GetHash(), "docx")
 	if _, ok, _ := e.srv.cache.Get(context.Background(), key); !ok {
 		t.Fatal("extracted text not cached")
 	}

@@ -48,6 +48,7 @@ type Settings struct {
 	S3ForcePathStyle  bool   `env:"S3_FORCE_PATH_STYLE" envDefault:"false" desc:"Path-style bucket URLs (MinIO, versitygw and most self-hosted servers need true)."`
 	S3Prefix          string `env:"S3_PREFIX" desc:"Optional key prefix inside the bucket, to share a bucket with other data."`
 	S3PresignDirect   bool   `env:"S3_PRESIGN_DIRECT" envDefault:"false" desc:"Presigned URLs point straight at S3 (clients must reach S3_ENDPOINT); otherwise at the gateway (/api/v1/files/signed/...)."`
+	S3GatewayDirect   bool   `env:"S3_GATEWAY_DIRECT" envDefault:"true" desc:"The gateway moves file bytes to and from S3 itself (short-lived presigned URLs it never hands out; botdrive still authorises, checks and records every transfer), skipping the gRPC hop. Set false when the gateway cannot reach S3_ENDPOINT."`
 	S3PartSizeMB      int    `env:"S3_PART_SIZE_MB" envDefault:"8" desc:"Multipart upload part size in MiB (at least 5)."`
 
 	BotsDir string `env:"BOTS_DIR" desc:"Folder of the default organisation's bot packages (<bot>.gbai), created if missing; 'off' disables. Unset: ./bots if that folder exists and S3 is not configured."`
@@ -152,6 +153,7 @@ func setup(ctx context.Context, env *app.Env, s *Settings) error {
 func build(ctx context.Context, pool *pgxpool.Pool, dataDir string, s *Settings, log *slog.Logger) (*server, *drive.Drive, error) {
 	var main storage.Store
 	var presigner storage.Presigner
+	var data storage.DataURLs
 	if s.useS3() {
 		bucket := s.S3Bucket
 		if bucket == "" {
@@ -168,6 +170,9 @@ func build(ctx context.Context, pool *pgxpool.Pool, dataDir string, s *Settings,
 		main = st
 		if s.S3PresignDirect {
 			presigner = st
+		}
+		if s.S3GatewayDirect {
+			data = st
 		}
 		log.Info("drive storage: S3", "endpoint", s.S3Endpoint, "bucket", bucket)
 	} else {
@@ -212,7 +217,7 @@ func build(ctx context.Context, pool *pgxpool.Pool, dataDir string, s *Settings,
 		return nil, nil, err
 	}
 	srv := &server{
-		d: d, log: log, signer: signer, presign: presigner,
+		d: d, log: log, signer: signer, presign: presigner, data: data,
 		extract:  extract.Limits{MaxInput: s.ExtractMaxBytes, MaxPages: s.ExtractMaxPages, Timeout: s.ExtractTimeout},
 		pkgLim:   pkgimport.Limits{MaxFiles: s.PackageMaxFiles, MaxTotal: s.PackageMaxUnpacked, MaxFileBytes: s.MaxFileBytes},
 		pkgMax:   s.PackageMaxBytes,

@@ -381,6 +381,9 @@ func (d *Drive) commitPut(ctx context.Context, org string, f FileInfo, verify bo
 			if err != nil || cur.ETag != f.etag {
 				return nil // superseded (or deleted) by a later writer, who records it
 			}
+			if cur.Size != f.Size {
+				return invalid(fmt.Errorf("the stored object has %d bytes, not %d", cur.Size, f.Size))
+			}
 		}
 		old, err := scanFile(tx.QueryRow(ctx, `SELECT `+fileCols+` FROM drive.files WHERE bot = $1 AND path = $2 FOR UPDATE`, f.Bot, f.Path))
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -623,4 +626,67 @@ func (d *Drive) CheckName(bot, p string) error { return check(bot, p) }
 func (d *Drive) Key(org, bot, p string) (string, bool) {
 	s, k := d.key(org, bot, p)
 	return k, s == d.store
+}
+
+// Direct transfers: botdrive's gateway moves a file's bytes to or from the
+// main store itself (presigned S3 URLs that never leave it), while the
+// checks and the record stay here. BotsDir files always go through Put and
+// Open.
+
+// Locate returns a file's metadata, the ETag of the object it was
+// recorded from, and its key in the main store; inMain is false for a file
+// kept in BotsDir, whose bytes only Open serves. Nothing is asked of the
+// store: a reader that sends If-Match with the ETag gets exactly the bytes
+// described, or a refusal when the object changed behind the metadata.
+func (d *Drive) Locate(ctx context.Context, org, bot, p string) (f FileInfo, etag, key string, inMain bool, err error) {
+	if f, err = d.Stat(ctx, org, bot, p); err != nil {
+		return FileInfo{}, "", "", false, err
+	}
+	s, key := d.key(org, bot, p)
+	return f, f.etag, key, s == d.store, nil
+}
+
+// PrepareUpload makes the checks Put makes before reading a body of
+// exactly size bytes (name, size limit, quota) and returns the content
+// type the file will have, from its first bytes (head) and the declared one.
+func (d *Drive) PrepareUpload(ctx context.Context, org, bot, p string, size int64, head []byte, declared string) (string, error) {
+	if err := check(bot, p); err != nil {
+		return "", err
+	}
+	if size <= 0 || int64(len(head)) > size || len(head) > sniffLen {
+		return "", invalid(fmt.Errorf("a direct upload needs its exact size (> 0) and at most %d first bytes", sniffLen))
+	}
+	if size > d.maxFile {
+		return "", fmt.Errorf("%w: %d bytes; the limit is %d", ErrTooLarge, size, d.maxFile)
+	}
+	room, err := d.room(ctx, org, bot, p)
+	if err != nil {
+		return "", err
+	}
+	if room >= 0 && size > room {
+		return "", fmt.Errorf("%w: the file needs %d bytes; the organisation has %d left", ErrQuota, size, room)
+	}
+	return contentType(p, head, declared), nil
+}
+
+// CommitUpload records a file whose bytes were stored directly in the main
+// store under its key: the object must have the size the upload was
+// prepared for, and hash is the sha256 of the bytes sent, computed by the
+// sender as they passed. etag is the one the store answered the write with:
+// if the object was replaced since, its writer records it and this commit
+// records nothing (as with Put). The stored size is checked as it is
+// recorded. began is when the upload was prepared.
+func (d *Drive) CommitUpload(ctx context.Context, org, bot, p string, size int64, hash, ct, etag string, began time.Time) (FileInfo, bool, error) {
+	if err := check(bot, p); err != nil {
+		return FileInfo{}, false, err
+	}
+	if b, err := hex.DecodeString(hash); err != nil || len(b) != sha256.Size {
+		return FileInfo{}, false, invalid(errors.New("hash must be a hex sha256"))
+	}
+	if s, _ := d.key(org, bot, p); s != d.store {
+		return FileInfo{}, false, invalid(errors.New("this file takes no direct upload"))
+	}
+	etag = strings.Trim(etag, `"`)
+	f := FileInfo{Bot: bot, Path: p, Size: size, Hash: hash, ContentType: ct, ModifiedAt: time.Now(), etag: etag, verifiedAt: began}
+	return d.commitPut(ctx, org, f, true)
 }

@@ -19,8 +19,13 @@ type Claims struct {
 	Org    string `json:"o"`
 	Bot    string `json:"b"`
 	Path   string `json:"p"`
-	Method string `json:"m"` // GET or PUT
+	Method string `json:"m"` // GET or PUT (URLs), COMMIT (BeginUpload's tickets)
 	Exp    int64  `json:"e"` // unix seconds
+	// Tickets only: the exact size and content type of the upload, and when
+	// it began (unix nanoseconds).
+	Size        int64  `json:"s,omitempty"`
+	ContentType string `json:"t,omitempty"`
+	Began       int64  `json:"a,omitempty"`
 }
 
 // ErrInvalid is returned for a token that is malformed, forged or expired.

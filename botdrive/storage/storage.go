@@ -80,6 +80,16 @@ type Presigner interface {
 	PresignPut(ctx context.Context, key string, ttl time.Duration) (string, error)
 }
 
+// DataURLs is implemented by backends whose bytes botdrive's own gateway
+// may move itself (S3), so file data skips the gRPC hop: short-lived URLs
+// that never leave the gateway.
+type DataURLs interface {
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+	// PresignPutExact signs a PUT of exactly size bytes with this content
+	// type (both are signed headers: the server refuses anything else).
+	PresignPutExact(ctx context.Context, key string, ttl time.Duration, contentType string, size int64) (string, error)
+}
+
 // MaxKeyLen bounds a key (S3 allows 1024 bytes).
 const MaxKeyLen = 1024
 

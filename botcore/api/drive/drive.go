@@ -19,16 +19,35 @@
 // The caller's Authorization header travels to botdrive as gRPC metadata;
 // botdrive decides. Uploads and package imports are streamed in chunks, so
 // the gateway holds at most one chunk of a body in memory.
+//
+// File bytes on S3 skip the gRPC hop when botdrive allows it
+// (S3_GATEWAY_DIRECT): a download asks ReadFile for a URL, and botdrive,
+// after its checks, answers with the file's info and a short-lived
+// presigned GET of exactly that object, which the gateway reads and relays;
+// an upload of known size (at least directMin bytes) asks BeginUpload
+// (checks, quota, content type from the first bytes) for a presigned PUT
+// of exactly that size, sends the body there while hashing it, and records
+// the file with CommitUpload (botdrive checks the stored size and ETag,
+// then compares hashes and publishes the event as for any upload). These
+// URLs never leave the gateway. Local disk and BOTS_DIR files, unknown
+// sizes and small uploads go through the gRPC streams.
 package drive
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -42,11 +61,33 @@ import (
 // chunkSize is the size of the messages an upload is streamed in.
 const chunkSize = 256 << 10
 
-type api struct{ c drivev1.DriveServiceClient }
+// directMin is the smallest upload sent straight to S3; smaller ones take
+// one UploadFile stream.
+const directMin = 1 << 20
+
+// sniffLen is how many first bytes BeginUpload gets for content sniffing.
+const sniffLen = 512
+
+type api struct {
+	c  drivev1.DriveServiceClient
+	hc *http.Client // to S3, with botdrive's presigned URLs only
+}
 
 // Register mounts the file API on gw, talking to botdrive over cc.
 func Register(gw *gateway.Gateway, cc grpc.ClientConnInterface) {
-	a := &api{c: drivev1.NewDriveServiceClient(cc)}
+	a := &api{c: drivev1.NewDriveServiceClient(cc), hc: &http.Client{
+		// No redirects: a presigned URL names its object exactly.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       90 * time.Second,
+			ResponseHeaderTimeout: 2 * time.Minute,
+			DisableCompression:    true, // the bytes as stored, Content-Length checked
+			WriteBufferSize:       64 << 10,
+			ReadBufferSize:        64 << 10,
+		},
+	}}
 	gw.HandleFunc("GET /api/v1/bots/{bot}/files", a.list)
 	gw.HandleFunc("GET /api/v1/bots/{bot}/files/{path...}", a.download)
 	gw.HandleFunc("HEAD /api/v1/bots/{bot}/files/{path...}", a.download)
@@ -201,7 +242,7 @@ func (a *api) download(w http.ResponseWriter, r *http.Request) {
 		gateway.WriteJSON(w, http.StatusOK, toJSON(res.GetInfo()))
 		return
 	}
-	a.serve(w, r, func(offset, length int64) (readStream, error) {
+	a.serve(w, r, func(offset, length int64, acceptURL bool) (readStream, error) {
 		if r.Method == http.MethodHead || length < 0 {
 			res, err := a.c.StatFile(ctx, &drivev1.StatFileRequest{Bot: bot, Path: p})
 			if err != nil {
@@ -209,13 +250,13 @@ func (a *api) download(w http.ResponseWriter, r *http.Request) {
 			}
 			return &statOnly{info: res.GetInfo()}, nil
 		}
-		return a.c.ReadFile(ctx, &drivev1.ReadFileRequest{Bot: bot, Path: p, Offset: offset, Length: length})
+		return a.c.ReadFile(ctx, &drivev1.ReadFileRequest{Bot: bot, Path: p, Offset: offset, Length: length, AcceptUrl: acceptURL})
 	})
 }
 
 func (a *api) downloadSigned(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	a.serve(w, r, func(offset, length int64) (readStream, error) {
+	a.serve(w, r, func(offset, length int64, _ bool) (readStream, error) {
 		if length < 0 { // only the info is needed: read one byte
 			offset, length = 0, 1
 		}
@@ -255,9 +296,10 @@ func (s *statOnly) Recv() (*drivev1.ReadFileResponse, error) {
 }
 
 // serve answers a download: headers from the first message, then the
-// chunks as they arrive. open(offset, length) with length -1 asks only for
+// chunks as they arrive, or the bytes read from the URL the first message
+// carries. open(offset, length, acceptURL) with length -1 asks only for
 // the file's info (to resolve a suffix range).
-func (a *api) serve(w http.ResponseWriter, r *http.Request, open func(offset, length int64) (readStream, error)) {
+func (a *api) serve(w http.ResponseWriter, r *http.Request, open func(offset, length int64, acceptURL bool) (readStream, error)) {
 	rng, err := parseRange(r.Header.Get("Range"))
 	if err != nil {
 		gateway.WriteError(w, http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable", err.Error())
@@ -267,7 +309,7 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request, open func(offset, le
 	if rng != nil {
 		offset, length = rng.offset, rng.length
 		if rng.suffix > 0 {
-			probe, err := open(0, -1)
+			probe, err := open(0, -1, false)
 			if err != nil {
 				writeStatus(w, err)
 				return
@@ -282,7 +324,7 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request, open func(offset, le
 			length = size - offset
 		}
 	}
-	st, err := open(offset, length)
+	st, err := open(offset, length, r.Method == http.MethodGet)
 	if err != nil {
 		writeStatus(w, err)
 		return
@@ -292,8 +334,27 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request, open func(offset, le
 		writeStatus(w, err)
 		return
 	}
+	etag := `"` + first.GetInfo().GetHash() + `"`
+	var direct relay // the bytes, read from S3
+	if first.GetUrl() != "" && first.GetLength() > 0 && !matches(r.Header.Get("If-None-Match"), etag) {
+		if direct, err = a.fetch(r.Context(), first); err != nil {
+			// Not readable this way (S3 unreachable from here, or the
+			// object replaced meanwhile): through botdrive, as always.
+			if st, err = open(offset, length, false); err == nil {
+				first, err = st.Recv()
+			}
+			if err != nil {
+				writeStatus(w, err)
+				return
+			}
+			direct = nil
+		}
+	}
+	if direct != nil {
+		defer direct.Close()
+	}
 	info := first.GetInfo()
-	etag := `"` + info.GetHash() + `"`
+	etag = `"` + info.GetHash() + `"`
 	h := w.Header()
 	h.Set("ETag", etag)
 	h.Set("Accept-Ranges", "bytes")
@@ -303,7 +364,7 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request, open func(offset, le
 	// Files are bot content, not pages of this site: never rendered inline
 	// as HTML under the API's origin.
 	h.Set("Content-Security-Policy", "sandbox")
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == etag || inm == "*") {
+	if matches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -321,6 +382,11 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request, open func(offset, le
 	if r.Method == http.MethodHead {
 		return
 	}
+	if direct != nil {
+		// An error cuts the body short, as below.
+		_ = direct.relay(w, served)
+		return
+	}
 	if _, err := w.Write(first.GetChunk()); err != nil {
 		return
 	}
@@ -336,6 +402,135 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request, open func(offset, le
 		}
 	}
 }
+
+func matches(inm, etag string) bool { return inm != "" && (inm == etag || inm == "*") }
+
+// relay is a storage answer whose body is being relayed to the client.
+type relay interface {
+	relay(w io.Writer, n int64) error
+	Close() error
+}
+
+// fetch opens the range a ReadFile answer describes at its URL; the object
+// must still be the one described (If-Match) and the answer exactly the
+// range.
+func (a *api) fetch(ctx context.Context, m *drivev1.ReadFileResponse) (relay, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.GetUrl(), nil)
+	if err != nil {
+		return nil, err
+	}
+	want := http.StatusOK
+	if m.GetOffset() > 0 || m.GetLength() < m.GetInfo().GetSize() {
+		want = http.StatusPartialContent
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", m.GetOffset(), m.GetOffset()+m.GetLength()-1))
+	}
+	if e := m.GetUrlEtag(); e != "" {
+		req.Header.Set("If-Match", `"`+e+`"`)
+	}
+	if req.URL.Scheme == "http" && m.GetLength() >= directMin {
+		return fetchRaw(ctx, req, want, m.GetLength())
+	}
+	res, err := a.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != want || res.ContentLength != m.GetLength() {
+		res.Body.Close()
+		return nil, fmt.Errorf("storage answered %d with %d bytes", res.StatusCode, res.ContentLength)
+	}
+	return httpRelay{res.Body}, nil
+}
+
+type httpRelay struct{ body io.ReadCloser }
+
+func (h httpRelay) relay(w io.Writer, n int64) error {
+	_, err := copyBuffered(w, h.body, n)
+	return err
+}
+
+func (h httpRelay) Close() error { return h.body.Close() }
+
+// fetchRaw makes the request on a connection of its own, so the body can
+// be relayed from that TCP connection to the client's by the kernel
+// (splice, through net/http's ReadFrom) instead of read into the gateway
+// and written out again. Large plain-HTTP answers only; the connection is
+// not reused.
+func fetchRaw(ctx context.Context, req *http.Request, want int, n int64) (relay, error) {
+	addr := req.URL.Host
+	if req.URL.Port() == "" {
+		addr = net.JoinHostPort(req.URL.Hostname(), "80")
+	}
+	d := net.Dialer{Timeout: 10 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	fail := func(err error) (relay, error) {
+		stop()
+		c.Close()
+		return nil, err
+	}
+	req.Close = true
+	_ = c.SetDeadline(time.Now().Add(2 * time.Minute)) // until the answer's headers
+	if err := req.Write(c); err != nil {
+		return fail(err)
+	}
+	br := bufio.NewReaderSize(c, 16<<10)
+	res, err := http.ReadResponse(br, req)
+	if err != nil {
+		return fail(err)
+	}
+	if res.StatusCode != want || res.ContentLength != n || len(res.TransferEncoding) > 0 {
+		return fail(fmt.Errorf("storage answered %d with %d bytes", res.StatusCode, res.ContentLength))
+	}
+	_ = c.SetDeadline(time.Time{})
+	return &rawRelay{c: c, br: br, stop: stop}, nil
+}
+
+type rawRelay struct {
+	c    net.Conn
+	br   *bufio.Reader
+	stop func() bool
+}
+
+func (r *rawRelay) relay(w io.Writer, n int64) error {
+	// What the header read buffered first, then the connection itself: an
+	// *io.LimitedReader of a *net.TCPConn is what net/http splices.
+	k := min(int64(r.br.Buffered()), n)
+	if k > 0 {
+		b, _ := r.br.Peek(int(k))
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	got, err := io.Copy(w, &io.LimitedReader{R: r.c, N: n - k})
+	if err == nil && got != n-k {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func (r *rawRelay) Close() error {
+	r.stop()
+	return r.c.Close()
+}
+
+// bufs are the buffers of relayed bodies: fewer, larger writes than
+// io.Copy's 32 KiB.
+var bufs = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+// copyBuffered copies n bytes from r to w.
+func copyBuffered(w io.Writer, r io.Reader, n int64) (int64, error) {
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	return io.CopyBuffer(onlyWriter{w}, io.LimitReader(onlyReader{r}, n), *bp)
+}
+
+// onlyWriter and onlyReader hide ReadFrom/WriteTo, so CopyBuffer uses its
+// buffer.
+type onlyWriter struct{ io.Writer }
+type onlyReader struct{ io.Reader }
 
 // sendBody streams the request body to send in chunks.
 func sendBody(body io.Reader, send func([]byte) error) error {
@@ -366,13 +561,6 @@ func bodyError(w http.ResponseWriter, err error) {
 }
 
 func (a *api) upload(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithCancel(outgoing(r))
-	defer cancel()
-	st, err := a.c.UploadFile(ctx)
-	if err != nil {
-		writeStatus(w, err)
-		return
-	}
 	size := r.ContentLength
 	if size <= 0 {
 		size = -1
@@ -381,12 +569,28 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength == 0 {
 		hdr.Size = 0
 	}
+	if size >= directMin {
+		a.uploadDirect(w, r, hdr)
+		return
+	}
+	a.uploadStream(w, r, hdr, r.Body)
+}
+
+// uploadStream sends an upload through botdrive's UploadFile stream.
+func (a *api) uploadStream(w http.ResponseWriter, r *http.Request, hdr *drivev1.UploadHeader, body io.Reader) {
+	ctx, cancel := context.WithCancel(outgoing(r))
+	defer cancel()
+	st, err := a.c.UploadFile(ctx)
+	if err != nil {
+		writeStatus(w, err)
+		return
+	}
 	if err := st.Send(&drivev1.UploadFileRequest{Msg: &drivev1.UploadFileRequest_Header{Header: hdr}}); err != nil {
 		_, err = st.CloseAndRecv()
 		writeStatus(w, err)
 		return
 	}
-	if err := sendBody(r.Body, func(b []byte) error {
+	if err := sendBody(body, func(b []byte) error {
 		return st.Send(&drivev1.UploadFileRequest{Msg: &drivev1.UploadFileRequest_Chunk{Chunk: b}})
 	}); err != nil {
 		cancel() // the file must not be stored from a partial body
@@ -399,6 +603,88 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	gateway.WriteJSON(w, http.StatusOK, map[string]any{"file": toJSON(res.GetInfo()), "changed": res.GetChanged()})
+}
+
+// uploadDirect sends an upload of known size straight to S3 when botdrive
+// allows it (see the package comment), else through uploadStream.
+func (a *api) uploadDirect(w http.ResponseWriter, r *http.Request, hdr *drivev1.UploadHeader) {
+	ctx := outgoing(r)
+	head := make([]byte, min(sniffLen, hdr.GetSize()))
+	if _, err := io.ReadFull(r.Body, head); err != nil {
+		bodyError(w, err)
+		return
+	}
+	begin, err := a.c.BeginUpload(ctx, &drivev1.BeginUploadRequest{Header: hdr, Head: head})
+	if err != nil {
+		writeStatus(w, err)
+		return
+	}
+	body := io.MultiReader(bytes.NewReader(head), r.Body)
+	if begin.GetUrl() == "" {
+		a.uploadStream(w, r, hdr, body)
+		return
+	}
+	hb := &hashingBody{r: body, h: sha256.New(), left: hdr.GetSize()}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPut, begin.GetUrl(), io.NopCloser(hb))
+	if err != nil {
+		writeStatus(w, status.Error(codes.Internal, err.Error()))
+		return
+	}
+	req.ContentLength = hdr.GetSize()
+	req.Header.Set("Content-Type", begin.GetContentType())
+	res, err := a.hc.Do(req)
+	if hb.err != nil { // the client's body failed: the PUT was cut short, nothing is stored
+		if res != nil {
+			res.Body.Close()
+		}
+		bodyError(w, hb.err)
+		return
+	}
+	if err != nil {
+		gateway.WriteError(w, http.StatusServiceUnavailable, gateway.CodeUnavailable, "the file store is unavailable")
+		return
+	}
+	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10)) //nolint:errcheck // for the connection's reuse
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || hb.left != 0 {
+		gateway.WriteError(w, http.StatusBadGateway, gateway.CodeUnavailable, fmt.Sprintf("the file store refused the upload (%d)", res.StatusCode))
+		return
+	}
+	done, err := a.c.CommitUpload(ctx, &drivev1.CommitUploadRequest{Ticket: begin.GetTicket(), Hash: hex.EncodeToString(hb.h.Sum(nil)), Etag: res.Header.Get("ETag")})
+	if err != nil {
+		writeStatus(w, err)
+		return
+	}
+	gateway.WriteJSON(w, http.StatusOK, map[string]any{"file": toJSON(done.GetInfo()), "changed": done.GetChanged()})
+}
+
+// hashingBody is an upload's body on its way to S3: it hashes what passes,
+// stops at the declared size, and keeps the client's read error (a body
+// shorter than its Content-Length) apart from the store's.
+type hashingBody struct {
+	r    io.Reader
+	h    hash.Hash
+	left int64
+	err  error
+}
+
+func (b *hashingBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.h.Write(p[:n])
+	b.left -= int64(n)
+	if errors.Is(err, io.EOF) && b.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.err = err
+	}
+	return n, err
 }
 
 func (a *api) uploadSigned(w http.ResponseWriter, r *http.Request) {

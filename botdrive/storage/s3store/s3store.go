@@ -443,3 +443,22 @@ func (s *Store) PresignPut(ctx context.Context, key string, ttl time.Duration) (
 	}
 	return req.URL, nil
 }
+
+// PresignPutExact implements storage.DataURLs.
+func (s *Store) PresignPutExact(ctx context.Context, key string, ttl time.Duration, contentType string, size int64) (string, error) {
+	if err := storage.CheckKey(key); err != nil {
+		return "", err
+	}
+	if size < 0 {
+		return "", errors.New("s3: a presigned PUT needs the exact size")
+	}
+	in := &s3.PutObjectInput{Bucket: &s.cfg.Bucket, Key: s.full(key), ContentLength: aws.Int64(size)}
+	if contentType != "" {
+		in.ContentType = aws.String(contentType)
+	}
+	req, err := s.presign.PresignPutObject(ctx, in, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", mapErr(err)
+	}
+	return req.URL, nil
+}

@@ -550,7 +550,11 @@ type ReadFileRequest struct {
 	// First byte to read.
 	Offset int64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
 	// Bytes to read from offset; 0 reads to the end.
-	Length        int64 `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
+	Length int64 `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
+	// The caller (the gateway) can fetch the bytes from a URL itself: the
+	// response may then be one message with info, offset, length and url and
+	// no chunk.
+	AcceptUrl     bool `protobuf:"varint,5,opt,name=accept_url,json=acceptUrl,proto3" json:"accept_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -613,14 +617,27 @@ func (x *ReadFileRequest) GetLength() int64 {
 	return 0
 }
 
+func (x *ReadFileRequest) GetAcceptUrl() bool {
+	if x != nil {
+		return x.AcceptUrl
+	}
+	return false
+}
+
 type ReadFileResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Chunk []byte                 `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
 	// Set on the first message only.
 	Info *FileInfo `protobuf:"bytes,2,opt,name=info,proto3" json:"info,omitempty"`
 	// Set on the first message only: the range actually served.
-	Offset        int64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
-	Length        int64 `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
+	Offset int64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length int64 `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
+	// Only with accept_url: a short-lived URL (presigned S3 GET) to read the
+	// range from; send it with "Range" for the range and "If-Match" with
+	// url_etag, so the bytes are those of the object described. On any
+	// failure before the first byte, read again without accept_url.
+	Url           string `protobuf:"bytes,5,opt,name=url,proto3" json:"url,omitempty"`
+	UrlEtag       string `protobuf:"bytes,6,opt,name=url_etag,json=urlEtag,proto3" json:"url_etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -681,6 +698,20 @@ func (x *ReadFileResponse) GetLength() int64 {
 		return x.Length
 	}
 	return 0
+}
+
+func (x *ReadFileResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *ReadFileResponse) GetUrlEtag() string {
+	if x != nil {
+		return x.UrlEtag
+	}
+	return ""
 }
 
 type PutFileRequest struct {
@@ -1011,6 +1042,238 @@ func (x *UploadFileResponse) GetChanged() bool {
 	return false
 }
 
+type BeginUploadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// size must be > 0 (the exact length of the content).
+	Header *UploadHeader `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	// The content's first bytes (up to 512), for content-type sniffing.
+	Head          []byte `protobuf:"bytes,2,opt,name=head,proto3" json:"head,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BeginUploadRequest) Reset() {
+	*x = BeginUploadRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BeginUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BeginUploadRequest) ProtoMessage() {}
+
+func (x *BeginUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BeginUploadRequest.ProtoReflect.Descriptor instead.
+func (*BeginUploadRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *BeginUploadRequest) GetHeader() *UploadHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *BeginUploadRequest) GetHead() []byte {
+	if x != nil {
+		return x.Head
+	}
+	return nil
+}
+
+type BeginUploadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty: the backend takes no direct upload; use UploadFile.
+	// Otherwise a short-lived presigned S3 PUT for exactly this object: send
+	// the content with "Content-Type: content_type" and "Content-Length: size".
+	Url         string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	ContentType string `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// For CommitUpload (signed; binds org, bot, path, size and content type).
+	Ticket        string `protobuf:"bytes,3,opt,name=ticket,proto3" json:"ticket,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BeginUploadResponse) Reset() {
+	*x = BeginUploadResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BeginUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BeginUploadResponse) ProtoMessage() {}
+
+func (x *BeginUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BeginUploadResponse.ProtoReflect.Descriptor instead.
+func (*BeginUploadResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *BeginUploadResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *BeginUploadResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *BeginUploadResponse) GetTicket() string {
+	if x != nil {
+		return x.Ticket
+	}
+	return ""
+}
+
+type CommitUploadRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Ticket string                 `protobuf:"bytes,1,opt,name=ticket,proto3" json:"ticket,omitempty"`
+	// Hex sha256 of the bytes sent, computed by the caller as they passed.
+	Hash string `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	// The ETag the S3 PUT answered.
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitUploadRequest) Reset() {
+	*x = CommitUploadRequest{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitUploadRequest) ProtoMessage() {}
+
+func (x *CommitUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitUploadRequest.ProtoReflect.Descriptor instead.
+func (*CommitUploadRequest) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CommitUploadRequest) GetTicket() string {
+	if x != nil {
+		return x.Ticket
+	}
+	return ""
+}
+
+func (x *CommitUploadRequest) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *CommitUploadRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type CommitUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *FileInfo              `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	Changed       bool                   `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitUploadResponse) Reset() {
+	*x = CommitUploadResponse{}
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitUploadResponse) ProtoMessage() {}
+
+func (x *CommitUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitUploadResponse.ProtoReflect.Descriptor instead.
+func (*CommitUploadResponse) Descriptor() ([]byte, []int) {
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CommitUploadResponse) GetInfo() *FileInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *CommitUploadResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
 type CopyFileRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Bot   string                 `protobuf:"bytes,1,opt,name=bot,proto3" json:"bot,omitempty"`
@@ -1024,7 +1287,7 @@ type CopyFileRequest struct {
 
 func (x *CopyFileRequest) Reset() {
 	*x = CopyFileRequest{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[14]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1299,7 @@ func (x *CopyFileRequest) String() string {
 func (*CopyFileRequest) ProtoMessage() {}
 
 func (x *CopyFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[14]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1312,7 @@ func (x *CopyFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyFileRequest.ProtoReflect.Descriptor instead.
 func (*CopyFileRequest) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{14}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CopyFileRequest) GetBot() string {
@@ -1089,7 +1352,7 @@ type CopyFileResponse struct {
 
 func (x *CopyFileResponse) Reset() {
 	*x = CopyFileResponse{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[15]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1101,7 +1364,7 @@ func (x *CopyFileResponse) String() string {
 func (*CopyFileResponse) ProtoMessage() {}
 
 func (x *CopyFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[15]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1114,7 +1377,7 @@ func (x *CopyFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyFileResponse.ProtoReflect.Descriptor instead.
 func (*CopyFileResponse) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{15}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CopyFileResponse) GetInfo() *FileInfo {
@@ -1136,7 +1399,7 @@ type MoveFileRequest struct {
 
 func (x *MoveFileRequest) Reset() {
 	*x = MoveFileRequest{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[16]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +1411,7 @@ func (x *MoveFileRequest) String() string {
 func (*MoveFileRequest) ProtoMessage() {}
 
 func (x *MoveFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[16]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +1424,7 @@ func (x *MoveFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveFileRequest.ProtoReflect.Descriptor instead.
 func (*MoveFileRequest) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{16}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MoveFileRequest) GetBot() string {
@@ -1201,7 +1464,7 @@ type MoveFileResponse struct {
 
 func (x *MoveFileResponse) Reset() {
 	*x = MoveFileResponse{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[17]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1476,7 @@ func (x *MoveFileResponse) String() string {
 func (*MoveFileResponse) ProtoMessage() {}
 
 func (x *MoveFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[17]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1489,7 @@ func (x *MoveFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveFileResponse.ProtoReflect.Descriptor instead.
 func (*MoveFileResponse) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{17}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MoveFileResponse) GetInfo() *FileInfo {
@@ -1248,7 +1511,7 @@ type DeleteFileRequest struct {
 
 func (x *DeleteFileRequest) Reset() {
 	*x = DeleteFileRequest{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[18]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1523,7 @@ func (x *DeleteFileRequest) String() string {
 func (*DeleteFileRequest) ProtoMessage() {}
 
 func (x *DeleteFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[18]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1536,7 @@ func (x *DeleteFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFileRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFileRequest) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{18}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteFileRequest) GetBot() string {
@@ -1306,7 +1569,7 @@ type DeleteFileResponse struct {
 
 func (x *DeleteFileResponse) Reset() {
 	*x = DeleteFileResponse{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[19]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1581,7 @@ func (x *DeleteFileResponse) String() string {
 func (*DeleteFileResponse) ProtoMessage() {}
 
 func (x *DeleteFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[19]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1594,7 @@ func (x *DeleteFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFileResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFileResponse) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{19}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteFileResponse) GetDeleted() int32 {
@@ -1354,7 +1617,7 @@ type CreatePresignedURLRequest struct {
 
 func (x *CreatePresignedURLRequest) Reset() {
 	*x = CreatePresignedURLRequest{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[20]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1629,7 @@ func (x *CreatePresignedURLRequest) String() string {
 func (*CreatePresignedURLRequest) ProtoMessage() {}
 
 func (x *CreatePresignedURLRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[20]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1642,7 @@ func (x *CreatePresignedURLRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePresignedURLRequest.ProtoReflect.Descriptor instead.
 func (*CreatePresignedURLRequest) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{20}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CreatePresignedURLRequest) GetBot() string {
@@ -1422,7 +1685,7 @@ type CreatePresignedURLResponse struct {
 
 func (x *CreatePresignedURLResponse) Reset() {
 	*x = CreatePresignedURLResponse{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[21]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1697,7 @@ func (x *CreatePresignedURLResponse) String() string {
 func (*CreatePresignedURLResponse) ProtoMessage() {}
 
 func (x *CreatePresignedURLResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[21]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1710,7 @@ func (x *CreatePresignedURLResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePresignedURLResponse.ProtoReflect.Descriptor instead.
 func (*CreatePresignedURLResponse) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{21}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreatePresignedURLResponse) GetUrl() string {
@@ -1475,7 +1738,7 @@ type ReadSignedRequest struct {
 
 func (x *ReadSignedRequest) Reset() {
 	*x = ReadSignedRequest{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[22]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1750,7 @@ func (x *ReadSignedRequest) String() string {
 func (*ReadSignedRequest) ProtoMessage() {}
 
 func (x *ReadSignedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[22]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1763,7 @@ func (x *ReadSignedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadSignedRequest.ProtoReflect.Descriptor instead.
 func (*ReadSignedRequest) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{22}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReadSignedRequest) GetToken() string {
@@ -1536,7 +1799,7 @@ type ReadSignedResponse struct {
 
 func (x *ReadSignedResponse) Reset() {
 	*x = ReadSignedResponse{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[23]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1811,7 @@ func (x *ReadSignedResponse) String() string {
 func (*ReadSignedResponse) ProtoMessage() {}
 
 func (x *ReadSignedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[23]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1824,7 @@ func (x *ReadSignedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadSignedResponse.ProtoReflect.Descriptor instead.
 func (*ReadSignedResponse) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{23}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReadSignedResponse) GetChunk() []byte {
@@ -1605,7 +1868,7 @@ type UploadSignedRequest struct {
 
 func (x *UploadSignedRequest) Reset() {
 	*x = UploadSignedRequest{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[24]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1617,7 +1880,7 @@ func (x *UploadSignedRequest) String() string {
 func (*UploadSignedRequest) ProtoMessage() {}
 
 func (x *UploadSignedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[24]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1630,7 +1893,7 @@ func (x *UploadSignedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSignedRequest.ProtoReflect.Descriptor instead.
 func (*UploadSignedRequest) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{24}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UploadSignedRequest) GetMsg() isUploadSignedRequest_Msg {
@@ -1685,7 +1948,7 @@ type UploadSignedResponse struct {
 
 func (x *UploadSignedResponse) Reset() {
 	*x = UploadSignedResponse{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[25]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +1960,7 @@ func (x *UploadSignedResponse) String() string {
 func (*UploadSignedResponse) ProtoMessage() {}
 
 func (x *UploadSignedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[25]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +1973,7 @@ func (x *UploadSignedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSignedResponse.ProtoReflect.Descriptor instead.
 func (*UploadSignedResponse) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{25}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UploadSignedResponse) GetInfo() *FileInfo {
@@ -1735,7 +1998,7 @@ type GetUsageRequest struct {
 
 func (x *GetUsageRequest) Reset() {
 	*x = GetUsageRequest{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[26]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1747,7 +2010,7 @@ func (x *GetUsageRequest) String() string {
 func (*GetUsageRequest) ProtoMessage() {}
 
 func (x *GetUsageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[26]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1760,7 +2023,7 @@ func (x *GetUsageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUsageRequest.ProtoReflect.Descriptor instead.
 func (*GetUsageRequest) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{26}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{30}
 }
 
 type GetUsageResponse struct {
@@ -1775,7 +2038,7 @@ type GetUsageResponse struct {
 
 func (x *GetUsageResponse) Reset() {
 	*x = GetUsageResponse{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[27]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +2050,7 @@ func (x *GetUsageResponse) String() string {
 func (*GetUsageResponse) ProtoMessage() {}
 
 func (x *GetUsageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[27]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +2063,7 @@ func (x *GetUsageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUsageResponse.ProtoReflect.Descriptor instead.
 func (*GetUsageResponse) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{27}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetUsageResponse) GetBytesUsed() int64 {
@@ -1834,7 +2097,7 @@ type SetQuotaRequest struct {
 
 func (x *SetQuotaRequest) Reset() {
 	*x = SetQuotaRequest{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[28]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +2109,7 @@ func (x *SetQuotaRequest) String() string {
 func (*SetQuotaRequest) ProtoMessage() {}
 
 func (x *SetQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[28]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +2122,7 @@ func (x *SetQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQuotaRequest.ProtoReflect.Descriptor instead.
 func (*SetQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{28}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SetQuotaRequest) GetQuotaBytes() int64 {
@@ -1878,7 +2141,7 @@ type SetQuotaResponse struct {
 
 func (x *SetQuotaResponse) Reset() {
 	*x = SetQuotaResponse{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[29]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +2153,7 @@ func (x *SetQuotaResponse) String() string {
 func (*SetQuotaResponse) ProtoMessage() {}
 
 func (x *SetQuotaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[29]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1903,7 +2166,7 @@ func (x *SetQuotaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQuotaResponse.ProtoReflect.Descriptor instead.
 func (*SetQuotaResponse) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{29}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SetQuotaResponse) GetQuotaBytes() int64 {
@@ -1923,7 +2186,7 @@ type ExtractTextRequest struct {
 
 func (x *ExtractTextRequest) Reset() {
 	*x = ExtractTextRequest{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[30]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1935,7 +2198,7 @@ func (x *ExtractTextRequest) String() string {
 func (*ExtractTextRequest) ProtoMessage() {}
 
 func (x *ExtractTextRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[30]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1948,7 +2211,7 @@ func (x *ExtractTextRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractTextRequest.ProtoReflect.Descriptor instead.
 func (*ExtractTextRequest) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{30}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ExtractTextRequest) GetBot() string {
@@ -1981,7 +2244,7 @@ type ExtractTextResponse struct {
 
 func (x *ExtractTextResponse) Reset() {
 	*x = ExtractTextResponse{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[31]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1993,7 +2256,7 @@ func (x *ExtractTextResponse) String() string {
 func (*ExtractTextResponse) ProtoMessage() {}
 
 func (x *ExtractTextResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[31]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2006,7 +2269,7 @@ func (x *ExtractTextResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractTextResponse.ProtoReflect.Descriptor instead.
 func (*ExtractTextResponse) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{31}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ExtractTextResponse) GetText() string {
@@ -2054,7 +2317,7 @@ type ImportHeader struct {
 
 func (x *ImportHeader) Reset() {
 	*x = ImportHeader{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[32]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2066,7 +2329,7 @@ func (x *ImportHeader) String() string {
 func (*ImportHeader) ProtoMessage() {}
 
 func (x *ImportHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[32]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2079,7 +2342,7 @@ func (x *ImportHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportHeader.ProtoReflect.Descriptor instead.
 func (*ImportHeader) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{32}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ImportHeader) GetBot() string {
@@ -2109,7 +2372,7 @@ type ImportPackageRequest struct {
 
 func (x *ImportPackageRequest) Reset() {
 	*x = ImportPackageRequest{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[33]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2121,7 +2384,7 @@ func (x *ImportPackageRequest) String() string {
 func (*ImportPackageRequest) ProtoMessage() {}
 
 func (x *ImportPackageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[33]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2134,7 +2397,7 @@ func (x *ImportPackageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportPackageRequest.ProtoReflect.Descriptor instead.
 func (*ImportPackageRequest) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{33}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ImportPackageRequest) GetMsg() isImportPackageRequest_Msg {
@@ -2190,7 +2453,7 @@ type ImportPackageResponse struct {
 
 func (x *ImportPackageResponse) Reset() {
 	*x = ImportPackageResponse{}
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[34]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2202,7 +2465,7 @@ func (x *ImportPackageResponse) String() string {
 func (*ImportPackageResponse) ProtoMessage() {}
 
 func (x *ImportPackageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_drive_v1_drive_proto_msgTypes[34]
+	mi := &file_bot_drive_v1_drive_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2215,7 +2478,7 @@ func (x *ImportPackageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportPackageResponse.ProtoReflect.Descriptor instead.
 func (*ImportPackageResponse) Descriptor() ([]byte, []int) {
-	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{34}
+	return file_bot_drive_v1_drive_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ImportPackageResponse) GetWritten() int32 {
@@ -2280,17 +2543,21 @@ const file_bot_drive_v1_drive_proto_rawDesc = "" +
 	"\x04path\x18\x02 \x01(\tR\x04path\"W\n" +
 	"\x0fGetFileResponse\x12*\n" +
 	"\x04info\x18\x01 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\fR\acontent\"g\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"\x86\x01\n" +
 	"\x0fReadFileRequest\x12\x10\n" +
 	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x16\n" +
-	"\x06length\x18\x04 \x01(\x03R\x06length\"\x84\x01\n" +
+	"\x06length\x18\x04 \x01(\x03R\x06length\x12\x1d\n" +
+	"\n" +
+	"accept_url\x18\x05 \x01(\bR\tacceptUrl\"\xb1\x01\n" +
 	"\x10ReadFileResponse\x12\x14\n" +
 	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12*\n" +
 	"\x04info\x18\x02 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x16\n" +
-	"\x06length\x18\x04 \x01(\x03R\x06length\"s\n" +
+	"\x06length\x18\x04 \x01(\x03R\x06length\x12\x10\n" +
+	"\x03url\x18\x05 \x01(\tR\x03url\x12\x19\n" +
+	"\burl_etag\x18\x06 \x01(\tR\aurlEtag\"s\n" +
 	"\x0ePutFileRequest\x12\x10\n" +
 	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x18\n" +
@@ -2309,6 +2576,20 @@ const file_bot_drive_v1_drive_proto_rawDesc = "" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
 	"\x03msg\"Z\n" +
 	"\x12UploadFileResponse\x12*\n" +
+	"\x04info\x18\x01 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\"\\\n" +
+	"\x12BeginUploadRequest\x122\n" +
+	"\x06header\x18\x01 \x01(\v2\x1a.bot.drive.v1.UploadHeaderR\x06header\x12\x12\n" +
+	"\x04head\x18\x02 \x01(\fR\x04head\"b\n" +
+	"\x13BeginUploadResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x16\n" +
+	"\x06ticket\x18\x03 \x01(\tR\x06ticket\"U\n" +
+	"\x13CommitUploadRequest\x12\x16\n" +
+	"\x06ticket\x18\x01 \x01(\tR\x06ticket\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"\\\n" +
+	"\x14CommitUploadResponse\x12*\n" +
 	"\x04info\x18\x01 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\x12\x18\n" +
 	"\achanged\x18\x02 \x01(\bR\achanged\"g\n" +
 	"\x0fCopyFileRequest\x12\x10\n" +
@@ -2399,8 +2680,7 @@ const file_bot_drive_v1_drive_proto_rawDesc = "" +
 	"ImportMode\x12\x1b\n" +
 	"\x17IMPORT_MODE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13IMPORT_MODE_REPLACE\x10\x01\x12\x15\n" +
-	"\x11IMPORT_MODE_MERGE\x10\x022\x99\n" +
-	"\n" +
+	"\x11IMPORT_MODE_MERGE\x10\x022\xc4\v\n" +
 	"\fDriveService\x12I\n" +
 	"\bStatFile\x12\x1d.bot.drive.v1.StatFileRequest\x1a\x1e.bot.drive.v1.StatFileResponse\x12L\n" +
 	"\tListFiles\x12\x1e.bot.drive.v1.ListFilesRequest\x1a\x1f.bot.drive.v1.ListFilesResponse\x12F\n" +
@@ -2420,7 +2700,9 @@ const file_bot_drive_v1_drive_proto_rawDesc = "" +
 	"\bGetUsage\x12\x1d.bot.drive.v1.GetUsageRequest\x1a\x1e.bot.drive.v1.GetUsageResponse\x12I\n" +
 	"\bSetQuota\x12\x1d.bot.drive.v1.SetQuotaRequest\x1a\x1e.bot.drive.v1.SetQuotaResponse\x12R\n" +
 	"\vExtractText\x12 .bot.drive.v1.ExtractTextRequest\x1a!.bot.drive.v1.ExtractTextResponse\x12Z\n" +
-	"\rImportPackage\x12\".bot.drive.v1.ImportPackageRequest\x1a#.bot.drive.v1.ImportPackageResponse(\x01B\xb1\x01\n" +
+	"\rImportPackage\x12\".bot.drive.v1.ImportPackageRequest\x1a#.bot.drive.v1.ImportPackageResponse(\x01\x12R\n" +
+	"\vBeginUpload\x12 .bot.drive.v1.BeginUploadRequest\x1a!.bot.drive.v1.BeginUploadResponse\x12U\n" +
+	"\fCommitUpload\x12!.bot.drive.v1.CommitUploadRequest\x1a\".bot.drive.v1.CommitUploadResponseB\xb1\x01\n" +
 	"\x10com.bot.drive.v1B\n" +
 	"DriveProtoP\x01Z?github.com/botserver-go/botserver-go/proto/bot/drive/v1;drivev1\xa2\x02\x03BDX\xaa\x02\fBot.Drive.V1\xca\x02\fBot\\Drive\\V1\xe2\x02\x18Bot\\Drive\\V1\\GPBMetadata\xea\x02\x0eBot::Drive::V1b\x06proto3"
 
@@ -2437,7 +2719,7 @@ func file_bot_drive_v1_drive_proto_rawDescGZIP() []byte {
 }
 
 var file_bot_drive_v1_drive_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bot_drive_v1_drive_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_bot_drive_v1_drive_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_bot_drive_v1_drive_proto_goTypes = []any{
 	(PresignMethod)(0),                 // 0: bot.drive.v1.PresignMethod
 	(ImportMode)(0),                    // 1: bot.drive.v1.ImportMode
@@ -2455,32 +2737,36 @@ var file_bot_drive_v1_drive_proto_goTypes = []any{
 	(*UploadHeader)(nil),               // 13: bot.drive.v1.UploadHeader
 	(*UploadFileRequest)(nil),          // 14: bot.drive.v1.UploadFileRequest
 	(*UploadFileResponse)(nil),         // 15: bot.drive.v1.UploadFileResponse
-	(*CopyFileRequest)(nil),            // 16: bot.drive.v1.CopyFileRequest
-	(*CopyFileResponse)(nil),           // 17: bot.drive.v1.CopyFileResponse
-	(*MoveFileRequest)(nil),            // 18: bot.drive.v1.MoveFileRequest
-	(*MoveFileResponse)(nil),           // 19: bot.drive.v1.MoveFileResponse
-	(*DeleteFileRequest)(nil),          // 20: bot.drive.v1.DeleteFileRequest
-	(*DeleteFileResponse)(nil),         // 21: bot.drive.v1.DeleteFileResponse
-	(*CreatePresignedURLRequest)(nil),  // 22: bot.drive.v1.CreatePresignedURLRequest
-	(*CreatePresignedURLResponse)(nil), // 23: bot.drive.v1.CreatePresignedURLResponse
-	(*ReadSignedRequest)(nil),          // 24: bot.drive.v1.ReadSignedRequest
-	(*ReadSignedResponse)(nil),         // 25: bot.drive.v1.ReadSignedResponse
-	(*UploadSignedRequest)(nil),        // 26: bot.drive.v1.UploadSignedRequest
-	(*UploadSignedResponse)(nil),       // 27: bot.drive.v1.UploadSignedResponse
-	(*GetUsageRequest)(nil),            // 28: bot.drive.v1.GetUsageRequest
-	(*GetUsageResponse)(nil),           // 29: bot.drive.v1.GetUsageResponse
-	(*SetQuotaRequest)(nil),            // 30: bot.drive.v1.SetQuotaRequest
-	(*SetQuotaResponse)(nil),           // 31: bot.drive.v1.SetQuotaResponse
-	(*ExtractTextRequest)(nil),         // 32: bot.drive.v1.ExtractTextRequest
-	(*ExtractTextResponse)(nil),        // 33: bot.drive.v1.ExtractTextResponse
-	(*ImportHeader)(nil),               // 34: bot.drive.v1.ImportHeader
-	(*ImportPackageRequest)(nil),       // 35: bot.drive.v1.ImportPackageRequest
-	(*ImportPackageResponse)(nil),      // 36: bot.drive.v1.ImportPackageResponse
-	(*timestamppb.Timestamp)(nil),      // 37: google.protobuf.Timestamp
+	(*BeginUploadRequest)(nil),         // 16: bot.drive.v1.BeginUploadRequest
+	(*BeginUploadResponse)(nil),        // 17: bot.drive.v1.BeginUploadResponse
+	(*CommitUploadRequest)(nil),        // 18: bot.drive.v1.CommitUploadRequest
+	(*CommitUploadResponse)(nil),       // 19: bot.drive.v1.CommitUploadResponse
+	(*CopyFileRequest)(nil),            // 20: bot.drive.v1.CopyFileRequest
+	(*CopyFileResponse)(nil),           // 21: bot.drive.v1.CopyFileResponse
+	(*MoveFileRequest)(nil),            // 22: bot.drive.v1.MoveFileRequest
+	(*MoveFileResponse)(nil),           // 23: bot.drive.v1.MoveFileResponse
+	(*DeleteFileRequest)(nil),          // 24: bot.drive.v1.DeleteFileRequest
+	(*DeleteFileResponse)(nil),         // 25: bot.drive.v1.DeleteFileResponse
+	(*CreatePresignedURLRequest)(nil),  // 26: bot.drive.v1.CreatePresignedURLRequest
+	(*CreatePresignedURLResponse)(nil), // 27: bot.drive.v1.CreatePresignedURLResponse
+	(*ReadSignedRequest)(nil),          // 28: bot.drive.v1.ReadSignedRequest
+	(*ReadSignedResponse)(nil),         // 29: bot.drive.v1.ReadSignedResponse
+	(*UploadSignedRequest)(nil),        // 30: bot.drive.v1.UploadSignedRequest
+	(*UploadSignedResponse)(nil),       // 31: bot.drive.v1.UploadSignedResponse
+	(*GetUsageRequest)(nil),            // 32: bot.drive.v1.GetUsageRequest
+	(*GetUsageResponse)(nil),           // 33: bot.drive.v1.GetUsageResponse
+	(*SetQuotaRequest)(nil),            // 34: bot.drive.v1.SetQuotaRequest
+	(*SetQuotaResponse)(nil),           // 35: bot.drive.v1.SetQuotaResponse
+	(*ExtractTextRequest)(nil),         // 36: bot.drive.v1.ExtractTextRequest
+	(*ExtractTextResponse)(nil),        // 37: bot.drive.v1.ExtractTextResponse
+	(*ImportHeader)(nil),               // 38: bot.drive.v1.ImportHeader
+	(*ImportPackageRequest)(nil),       // 39: bot.drive.v1.ImportPackageRequest
+	(*ImportPackageResponse)(nil),      // 40: bot.drive.v1.ImportPackageResponse
+	(*timestamppb.Timestamp)(nil),      // 41: google.protobuf.Timestamp
 }
 var file_bot_drive_v1_drive_proto_depIdxs = []int32{
-	37, // 0: bot.drive.v1.FileInfo.modified_at:type_name -> google.protobuf.Timestamp
-	37, // 1: bot.drive.v1.FileInfo.created_at:type_name -> google.protobuf.Timestamp
+	41, // 0: bot.drive.v1.FileInfo.modified_at:type_name -> google.protobuf.Timestamp
+	41, // 1: bot.drive.v1.FileInfo.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 2: bot.drive.v1.StatFileResponse.info:type_name -> bot.drive.v1.FileInfo
 	2,  // 3: bot.drive.v1.ListFilesResponse.files:type_name -> bot.drive.v1.FileInfo
 	2,  // 4: bot.drive.v1.GetFileResponse.info:type_name -> bot.drive.v1.FileInfo
@@ -2488,51 +2774,57 @@ var file_bot_drive_v1_drive_proto_depIdxs = []int32{
 	2,  // 6: bot.drive.v1.PutFileResponse.info:type_name -> bot.drive.v1.FileInfo
 	13, // 7: bot.drive.v1.UploadFileRequest.header:type_name -> bot.drive.v1.UploadHeader
 	2,  // 8: bot.drive.v1.UploadFileResponse.info:type_name -> bot.drive.v1.FileInfo
-	2,  // 9: bot.drive.v1.CopyFileResponse.info:type_name -> bot.drive.v1.FileInfo
-	2,  // 10: bot.drive.v1.MoveFileResponse.info:type_name -> bot.drive.v1.FileInfo
-	0,  // 11: bot.drive.v1.CreatePresignedURLRequest.method:type_name -> bot.drive.v1.PresignMethod
-	37, // 12: bot.drive.v1.CreatePresignedURLResponse.expires_at:type_name -> google.protobuf.Timestamp
-	2,  // 13: bot.drive.v1.ReadSignedResponse.info:type_name -> bot.drive.v1.FileInfo
-	2,  // 14: bot.drive.v1.UploadSignedResponse.info:type_name -> bot.drive.v1.FileInfo
-	1,  // 15: bot.drive.v1.ImportHeader.mode:type_name -> bot.drive.v1.ImportMode
-	34, // 16: bot.drive.v1.ImportPackageRequest.header:type_name -> bot.drive.v1.ImportHeader
-	3,  // 17: bot.drive.v1.DriveService.StatFile:input_type -> bot.drive.v1.StatFileRequest
-	5,  // 18: bot.drive.v1.DriveService.ListFiles:input_type -> bot.drive.v1.ListFilesRequest
-	7,  // 19: bot.drive.v1.DriveService.GetFile:input_type -> bot.drive.v1.GetFileRequest
-	9,  // 20: bot.drive.v1.DriveService.ReadFile:input_type -> bot.drive.v1.ReadFileRequest
-	11, // 21: bot.drive.v1.DriveService.PutFile:input_type -> bot.drive.v1.PutFileRequest
-	14, // 22: bot.drive.v1.DriveService.UploadFile:input_type -> bot.drive.v1.UploadFileRequest
-	16, // 23: bot.drive.v1.DriveService.CopyFile:input_type -> bot.drive.v1.CopyFileRequest
-	18, // 24: bot.drive.v1.DriveService.MoveFile:input_type -> bot.drive.v1.MoveFileRequest
-	20, // 25: bot.drive.v1.DriveService.DeleteFile:input_type -> bot.drive.v1.DeleteFileRequest
-	22, // 26: bot.drive.v1.DriveService.CreatePresignedURL:input_type -> bot.drive.v1.CreatePresignedURLRequest
-	24, // 27: bot.drive.v1.DriveService.ReadSigned:input_type -> bot.drive.v1.ReadSignedRequest
-	26, // 28: bot.drive.v1.DriveService.UploadSigned:input_type -> bot.drive.v1.UploadSignedRequest
-	28, // 29: bot.drive.v1.DriveService.GetUsage:input_type -> bot.drive.v1.GetUsageRequest
-	30, // 30: bot.drive.v1.DriveService.SetQuota:input_type -> bot.drive.v1.SetQuotaRequest
-	32, // 31: bot.drive.v1.DriveService.ExtractText:input_type -> bot.drive.v1.ExtractTextRequest
-	35, // 32: bot.drive.v1.DriveService.ImportPackage:input_type -> bot.drive.v1.ImportPackageRequest
-	4,  // 33: bot.drive.v1.DriveService.StatFile:output_type -> bot.drive.v1.StatFileResponse
-	6,  // 34: bot.drive.v1.DriveService.ListFiles:output_type -> bot.drive.v1.ListFilesResponse
-	8,  // 35: bot.drive.v1.DriveService.GetFile:output_type -> bot.drive.v1.GetFileResponse
-	10, // 36: bot.drive.v1.DriveService.ReadFile:output_type -> bot.drive.v1.ReadFileResponse
-	12, // 37: bot.drive.v1.DriveService.PutFile:output_type -> bot.drive.v1.PutFileResponse
-	15, // 38: bot.drive.v1.DriveService.UploadFile:output_type -> bot.drive.v1.UploadFileResponse
-	17, // 39: bot.drive.v1.DriveService.CopyFile:output_type -> bot.drive.v1.CopyFileResponse
-	19, // 40: bot.drive.v1.DriveService.MoveFile:output_type -> bot.drive.v1.MoveFileResponse
-	21, // 41: bot.drive.v1.DriveService.DeleteFile:output_type -> bot.drive.v1.DeleteFileResponse
-	23, // 42: bot.drive.v1.DriveService.CreatePresignedURL:output_type -> bot.drive.v1.CreatePresignedURLResponse
-	25, // 43: bot.drive.v1.DriveService.ReadSigned:output_type -> bot.drive.v1.ReadSignedResponse
-	27, // 44: bot.drive.v1.DriveService.UploadSigned:output_type -> bot.drive.v1.UploadSignedResponse
-	29, // 45: bot.drive.v1.DriveService.GetUsage:output_type -> bot.drive.v1.GetUsageResponse
-	31, // 46: bot.drive.v1.DriveService.SetQuota:output_type -> bot.drive.v1.SetQuotaResponse
-	33, // 47: bot.drive.v1.DriveService.ExtractText:output_type -> bot.drive.v1.ExtractTextResponse
-	36, // 48: bot.drive.v1.DriveService.ImportPackage:output_type -> bot.drive.v1.ImportPackageResponse
-	33, // [33:49] is the sub-list for method output_type
-	17, // [17:33] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	13, // 9: bot.drive.v1.BeginUploadRequest.header:type_name -> bot.drive.v1.UploadHeader
+	2,  // 10: bot.drive.v1.CommitUploadResponse.info:type_name -> bot.drive.v1.FileInfo
+	2,  // 11: bot.drive.v1.CopyFileResponse.info:type_name -> bot.drive.v1.FileInfo
+	2,  // 12: bot.drive.v1.MoveFileResponse.info:type_name -> bot.drive.v1.FileInfo
+	0,  // 13: bot.drive.v1.CreatePresignedURLRequest.method:type_name -> bot.drive.v1.PresignMethod
+	41, // 14: bot.drive.v1.CreatePresignedURLResponse.expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 15: bot.drive.v1.ReadSignedResponse.info:type_name -> bot.drive.v1.FileInfo
+	2,  // 16: bot.drive.v1.UploadSignedResponse.info:type_name -> bot.drive.v1.FileInfo
+	1,  // 17: bot.drive.v1.ImportHeader.mode:type_name -> bot.drive.v1.ImportMode
+	38, // 18: bot.drive.v1.ImportPackageRequest.header:type_name -> bot.drive.v1.ImportHeader
+	3,  // 19: bot.drive.v1.DriveService.StatFile:input_type -> bot.drive.v1.StatFileRequest
+	5,  // 20: bot.drive.v1.DriveService.ListFiles:input_type -> bot.drive.v1.ListFilesRequest
+	7,  // 21: bot.drive.v1.DriveService.GetFile:input_type -> bot.drive.v1.GetFileRequest
+	9,  // 22: bot.drive.v1.DriveService.ReadFile:input_type -> bot.drive.v1.ReadFileRequest
+	11, // 23: bot.drive.v1.DriveService.PutFile:input_type -> bot.drive.v1.PutFileRequest
+	14, // 24: bot.drive.v1.DriveService.UploadFile:input_type -> bot.drive.v1.UploadFileRequest
+	20, // 25: bot.drive.v1.DriveService.CopyFile:input_type -> bot.drive.v1.CopyFileRequest
+	22, // 26: bot.drive.v1.DriveService.MoveFile:input_type -> bot.drive.v1.MoveFileRequest
+	24, // 27: bot.drive.v1.DriveService.DeleteFile:input_type -> bot.drive.v1.DeleteFileRequest
+	26, // 28: bot.drive.v1.DriveService.CreatePresignedURL:input_type -> bot.drive.v1.CreatePresignedURLRequest
+	28, // 29: bot.drive.v1.DriveService.ReadSigned:input_type -> bot.drive.v1.ReadSignedRequest
+	30, // 30: bot.drive.v1.DriveService.UploadSigned:input_type -> bot.drive.v1.UploadSignedRequest
+	32, // 31: bot.drive.v1.DriveService.GetUsage:input_type -> bot.drive.v1.GetUsageRequest
+	34, // 32: bot.drive.v1.DriveService.SetQuota:input_type -> bot.drive.v1.SetQuotaRequest
+	36, // 33: bot.drive.v1.DriveService.ExtractText:input_type -> bot.drive.v1.ExtractTextRequest
+	39, // 34: bot.drive.v1.DriveService.ImportPackage:input_type -> bot.drive.v1.ImportPackageRequest
+	16, // 35: bot.drive.v1.DriveService.BeginUpload:input_type -> bot.drive.v1.BeginUploadRequest
+	18, // 36: bot.drive.v1.DriveService.CommitUpload:input_type -> bot.drive.v1.CommitUploadRequest
+	4,  // 37: bot.drive.v1.DriveService.StatFile:output_type -> bot.drive.v1.StatFileResponse
+	6,  // 38: bot.drive.v1.DriveService.ListFiles:output_type -> bot.drive.v1.ListFilesResponse
+	8,  // 39: bot.drive.v1.DriveService.GetFile:output_type -> bot.drive.v1.GetFileResponse
+	10, // 40: bot.drive.v1.DriveService.ReadFile:output_type -> bot.drive.v1.ReadFileResponse
+	12, // 41: bot.drive.v1.DriveService.PutFile:output_type -> bot.drive.v1.PutFileResponse
+	15, // 42: bot.drive.v1.DriveService.UploadFile:output_type -> bot.drive.v1.UploadFileResponse
+	21, // 43: bot.drive.v1.DriveService.CopyFile:output_type -> bot.drive.v1.CopyFileResponse
+	23, // 44: bot.drive.v1.DriveService.MoveFile:output_type -> bot.drive.v1.MoveFileResponse
+	25, // 45: bot.drive.v1.DriveService.DeleteFile:output_type -> bot.drive.v1.DeleteFileResponse
+	27, // 46: bot.drive.v1.DriveService.CreatePresignedURL:output_type -> bot.drive.v1.CreatePresignedURLResponse
+	29, // 47: bot.drive.v1.DriveService.ReadSigned:output_type -> bot.drive.v1.ReadSignedResponse
+	31, // 48: bot.drive.v1.DriveService.UploadSigned:output_type -> bot.drive.v1.UploadSignedResponse
+	33, // 49: bot.drive.v1.DriveService.GetUsage:output_type -> bot.drive.v1.GetUsageResponse
+	35, // 50: bot.drive.v1.DriveService.SetQuota:output_type -> bot.drive.v1.SetQuotaResponse
+	37, // 51: bot.drive.v1.DriveService.ExtractText:output_type -> bot.drive.v1.ExtractTextResponse
+	40, // 52: bot.drive.v1.DriveService.ImportPackage:output_type -> bot.drive.v1.ImportPackageResponse
+	17, // 53: bot.drive.v1.DriveService.BeginUpload:output_type -> bot.drive.v1.BeginUploadResponse
+	19, // 54: bot.drive.v1.DriveService.CommitUpload:output_type -> bot.drive.v1.CommitUploadResponse
+	37, // [37:55] is the sub-list for method output_type
+	19, // [19:37] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_bot_drive_v1_drive_proto_init() }
@@ -2544,11 +2836,11 @@ func file_bot_drive_v1_drive_proto_init() {
 		(*UploadFileRequest_Header)(nil),
 		(*UploadFileRequest_Chunk)(nil),
 	}
-	file_bot_drive_v1_drive_proto_msgTypes[24].OneofWrappers = []any{
+	file_bot_drive_v1_drive_proto_msgTypes[28].OneofWrappers = []any{
 		(*UploadSignedRequest_Token)(nil),
 		(*UploadSignedRequest_Chunk)(nil),
 	}
-	file_bot_drive_v1_drive_proto_msgTypes[33].OneofWrappers = []any{
+	file_bot_drive_v1_drive_proto_msgTypes[37].OneofWrappers = []any{
 		(*ImportPackageRequest_Header)(nil),
 		(*ImportPackageRequest_Chunk)(nil),
 	}
@@ -2558,7 +2850,7 @@ func file_bot_drive_v1_drive_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_drive_v1_drive_proto_rawDesc), len(file_bot_drive_v1_drive_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   35,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

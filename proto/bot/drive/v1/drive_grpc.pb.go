@@ -35,6 +35,8 @@ const (
 	DriveService_SetQuota_FullMethodName           = "/bot.drive.v1.DriveService/SetQuota"
 	DriveService_ExtractText_FullMethodName        = "/bot.drive.v1.DriveService/ExtractText"
 	DriveService_ImportPackage_FullMethodName      = "/bot.drive.v1.DriveService/ImportPackage"
+	DriveService_BeginUpload_FullMethodName        = "/bot.drive.v1.DriveService/BeginUpload"
+	DriveService_CommitUpload_FullMethodName       = "/bot.drive.v1.DriveService/CommitUpload"
 )
 
 // DriveServiceClient is the client API for DriveService service.
@@ -86,6 +88,17 @@ type DriveServiceClient interface {
 	// first message is the header, then chunks of the zip. The zip is checked
 	// whole (paths, sizes, ratio, file count) before anything is stored.
 	ImportPackage(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportPackageRequest, ImportPackageResponse], error)
+	// BeginUpload lets the gateway, which hashes the bytes as they pass, send
+	// an upload of known size straight to S3: botdrive checks the name, the
+	// size limit and the quota, picks the content type from the first bytes,
+	// and returns a short-lived URL for exactly that object and a ticket for
+	// CommitUpload. url is empty when the backend cannot take a direct upload
+	// (local disk): use UploadFile then.
+	BeginUpload(ctx context.Context, in *BeginUploadRequest, opts ...grpc.CallOption) (*BeginUploadResponse, error)
+	// CommitUpload records an upload made with BeginUpload's URL: botdrive
+	// checks the stored object's size and ETag, then records the file (and
+	// publishes its event when the hash changed), as UploadFile does.
+	CommitUpload(ctx context.Context, in *CommitUploadRequest, opts ...grpc.CallOption) (*CommitUploadResponse, error)
 }
 
 type driveServiceClient struct {
@@ -283,6 +296,26 @@ func (c *driveServiceClient) ImportPackage(ctx context.Context, opts ...grpc.Cal
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DriveService_ImportPackageClient = grpc.ClientStreamingClient[ImportPackageRequest, ImportPackageResponse]
 
+func (c *driveServiceClient) BeginUpload(ctx context.Context, in *BeginUploadRequest, opts ...grpc.CallOption) (*BeginUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BeginUploadResponse)
+	err := c.cc.Invoke(ctx, DriveService_BeginUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driveServiceClient) CommitUpload(ctx context.Context, in *CommitUploadRequest, opts ...grpc.CallOption) (*CommitUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CommitUploadResponse)
+	err := c.cc.Invoke(ctx, DriveService_CommitUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DriveServiceServer is the server API for DriveService service.
 // All implementations must embed UnimplementedDriveServiceServer
 // for forward compatibility.
@@ -332,6 +365,17 @@ type DriveServiceServer interface {
 	// first message is the header, then chunks of the zip. The zip is checked
 	// whole (paths, sizes, ratio, file count) before anything is stored.
 	ImportPackage(grpc.ClientStreamingServer[ImportPackageRequest, ImportPackageResponse]) error
+	// BeginUpload lets the gateway, which hashes the bytes as they pass, send
+	// an upload of known size straight to S3: botdrive checks the name, the
+	// size limit and the quota, picks the content type from the first bytes,
+	// and returns a short-lived URL for exactly that object and a ticket for
+	// CommitUpload. url is empty when the backend cannot take a direct upload
+	// (local disk): use UploadFile then.
+	BeginUpload(context.Context, *BeginUploadRequest) (*BeginUploadResponse, error)
+	// CommitUpload records an upload made with BeginUpload's URL: botdrive
+	// checks the stored object's size and ETag, then records the file (and
+	// publishes its event when the hash changed), as UploadFile does.
+	CommitUpload(context.Context, *CommitUploadRequest) (*CommitUploadResponse, error)
 	mustEmbedUnimplementedDriveServiceServer()
 }
 
@@ -389,6 +433,12 @@ func (UnimplementedDriveServiceServer) ExtractText(context.Context, *ExtractText
 }
 func (UnimplementedDriveServiceServer) ImportPackage(grpc.ClientStreamingServer[ImportPackageRequest, ImportPackageResponse]) error {
 	return status.Error(codes.Unimplemented, "method ImportPackage not implemented")
+}
+func (UnimplementedDriveServiceServer) BeginUpload(context.Context, *BeginUploadRequest) (*BeginUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BeginUpload not implemented")
+}
+func (UnimplementedDriveServiceServer) CommitUpload(context.Context, *CommitUploadRequest) (*CommitUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CommitUpload not implemented")
 }
 func (UnimplementedDriveServiceServer) mustEmbedUnimplementedDriveServiceServer() {}
 func (UnimplementedDriveServiceServer) testEmbeddedByValue()                      {}
@@ -652,6 +702,42 @@ func _DriveService_ImportPackage_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DriveService_ImportPackageServer = grpc.ClientStreamingServer[ImportPackageRequest, ImportPackageResponse]
 
+func _DriveService_BeginUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BeginUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveServiceServer).BeginUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveService_BeginUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveServiceServer).BeginUpload(ctx, req.(*BeginUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DriveService_CommitUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CommitUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveServiceServer).CommitUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveService_CommitUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveServiceServer).CommitUpload(ctx, req.(*CommitUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DriveService_ServiceDesc is the grpc.ServiceDesc for DriveService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -702,6 +788,14 @@ var DriveService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExtractText",
 			Handler:    _DriveService_ExtractText_Handler,
+		},
+		{
+			MethodName: "BeginUpload",
+			Handler:    _DriveService_BeginUpload_Handler,
+		},
+		{
+			MethodName: "CommitUpload",
+			Handler:    _DriveService_CommitUpload_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
