@@ -11,12 +11,12 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/botserver-go/botserver-go/botstate/embed"
 	"github.com/botserver-go/botserver-go/botstate/pg"
 )
 
@@ -43,6 +43,9 @@ type Embedded struct {
 
 	mu    sync.Mutex
 	colls map[string]*memIndex
+	// One graph build at a time per process (each takes a core; Warm
+	// starts one per collection).
+	builds chan struct{}
 }
 
 // NewEmbedded returns the embedded backend on a pool whose database has
@@ -63,7 +66,7 @@ func NewEmbedded(pool *pgxpool.Pool, opt EmbeddedOptions) *Embedded {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
-	return &Embedded{pool: pool, opt: opt, colls: map[string]*memIndex{}}
+	return &Embedded{pool: pool, opt: opt, colls: map[string]*memIndex{}, builds: make(chan struct{}, 1)}
 }
 
 // Name implements Backend.
@@ -72,8 +75,15 @@ func (e *Embedded) Name() string { return "embedded" }
 // Close implements Backend; the pool belongs to the caller.
 func (e *Embedded) Close() error {
 	e.mu.Lock()
+	colls := e.colls
 	e.colls = map[string]*memIndex{}
 	e.mu.Unlock()
+	for _, m := range colls {
+		m.mu.Lock()
+		m.gen.Add(1) // stops a build in progress
+		m.stopBuilding()
+		m.mu.Unlock()
+	}
 	return nil
 }
 
@@ -82,7 +92,7 @@ func (e *Embedded) index(id string) *memIndex {
 	defer e.mu.Unlock()
 	m := e.colls[id]
 	if m == nil {
-		m = &memIndex{opt: e.opt, byChunk: map[string]uint32{}}
+		m = &memIndex{opt: e.opt, byChunk: map[string]uint32{}, builds: e.builds}
 		e.colls[id] = m
 	}
 	return m
@@ -267,6 +277,20 @@ func (e *Embedded) Refresh(ctx context.Context, c Collection) error {
 	return e.index(c.ID).refresh(ctx, e.pool, c)
 }
 
+// WaitIndexed returns once no graph build of c is in progress, and the
+// duration of the last one (0 if none was needed). Searches never wait for
+// builds (they scan exactly, or use the previous graph, meanwhile); this is
+// for tests and benchmarks.
+func (e *Embedded) WaitIndexed(ctx context.Context, c Collection) (time.Duration, error) {
+	m := e.index(c.ID)
+	if err := m.wait(ctx); err != nil {
+		return 0, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.lastBuild, nil
+}
+
 // Warm loads every collection that has vectors, across organisations: the
 // "rebuilt on start" step, run in the background so start-up is not held.
 // It reads kb.collections as the schema owner, outside tenant scope, and
@@ -304,6 +328,12 @@ func SortHits(h []Hit) {
 // memIndex is one collection's vectors in memory. Internal ids index keys,
 // vecs and dead; they are never reused (a replaced chunk gets a new id), so
 // the graph never needs to unlink a node.
+//
+// The graph is (re)built in the background, never under the lock searches
+// take: over a snapshot of the live vectors, compacted. Meanwhile searches
+// use the previous graph, or an exact scan when there is none, and writes
+// apply to the current state and are logged; the finished graph is swapped
+// in with the log replayed on top.
 type memIndex struct {
 	opt        EmbeddedOptions
 	loadMu     sync.Mutex // serialises refreshes and applies
@@ -320,6 +350,22 @@ type memIndex struct {
 	live    int
 	ndead   int
 	graph   *graph
+
+	// A background build in progress: the writes since its snapshot, and a
+	// channel closed when it is done. gen changes when the index is reset
+	// or dropped, so a build started before is thrown away.
+	building  bool
+	pending   []pendingOp
+	buildDone chan struct{}
+	builds    chan struct{} // shared by the process's indexes; nil: no limit
+	gen       atomic.Uint64
+	lastBuild time.Duration // duration of the last completed build
+}
+
+// pendingOp is a write made during a build: vec nil removes the chunk.
+type pendingOp struct {
+	id  string
+	vec []float32
 }
 
 func (m *memIndex) isLoaded() bool {
@@ -358,9 +404,13 @@ func (m *memIndex) remove(chunkIDs []string) {
 	for _, id := range chunkIDs {
 		if i, ok := m.byChunk[id]; ok {
 			m.dead[i] = true
+			m.vecs[i] = nil // the graph being built may still hold it
 			delete(m.byChunk, id)
 			m.live--
 			m.ndead++
+			if m.building {
+				m.pending = append(m.pending, pendingOp{id: id})
+			}
 		}
 	}
 }
@@ -381,25 +431,52 @@ func (m *memIndex) add(points []Point) {
 		m.byChunk[p.ChunkID] = i
 		m.live++
 		if m.graph != nil {
-			m.graph.insert(i)
+			m.graph.insert(i, p.Vector)
+		}
+		if m.building {
+			m.pending = append(m.pending, pendingOp{id: p.ChunkID, vec: p.Vector})
 		}
 	}
 }
 
-// maintain builds the graph once the collection is big enough for it, and
-// compacts away tombstones once they are a quarter of the live vectors.
-func (m *memIndex) maintain() {
-	if m.ndead > 256 && m.ndead > m.live/4 {
-		m.compact()
-	}
-	switch {
-	case m.graph == nil && m.live >= m.opt.ExactBelow:
-		m.graph = m.build()
-	case m.graph != nil && m.live < m.opt.ExactBelow/2:
-		m.graph = nil
+// reset empties the index (the model changed: vectors of another size).
+func (m *memIndex) reset() {
+	m.gen.Add(1) // a build in progress is for the old vectors
+	m.keys, m.vecs, m.dead, m.graph = nil, nil, nil, nil
+	m.byChunk = map[string]uint32{}
+	m.live, m.ndead, m.dim = 0, 0, 0
+	m.stopBuilding()
+}
+
+func (m *memIndex) stopBuilding() {
+	if m.building {
+		m.building, m.pending = false, nil
+		close(m.buildDone)
+		m.buildDone = nil
 	}
 }
 
+// maintain starts a graph build once the collection is big enough for one,
+// and a rebuild that compacts tombstones away once they are a quarter of
+// the live vectors. Without a graph, compaction is immediate.
+func (m *memIndex) maintain() {
+	if m.building {
+		return // the build's completion calls maintain again
+	}
+	switch {
+	case m.ndead > 256 && m.ndead > m.live/4 && m.graph != nil:
+		m.startBuild()
+	case m.graph == nil && m.live >= m.opt.ExactBelow:
+		m.startBuild()
+	case m.graph != nil && m.live < m.opt.ExactBelow/2:
+		m.graph = nil
+	}
+	if m.graph == nil && !m.building && m.ndead > 256 && m.ndead > m.live/4 {
+		m.compact()
+	}
+}
+
+// compact drops tombstones (there is no graph to renumber).
 func (m *memIndex) compact() {
 	keys, vecs := m.keys[:0:0], m.vecs[:0:0]
 	for i, k := range m.keys {
@@ -408,26 +485,93 @@ func (m *memIndex) compact() {
 			vecs = append(vecs, m.vecs[i])
 		}
 	}
-	m.keys, m.vecs = keys, vecs
-	m.dead = make([]bool, len(keys))
-	m.byChunk = make(map[string]uint32, len(keys))
-	for i, k := range keys {
-		m.byChunk[k] = uint32(i)
-	}
-	m.live, m.ndead = len(keys), 0
-	if m.graph != nil {
-		m.graph = m.build()
-	}
+	m.install(keys, vecs, nil, nil)
 }
 
-func (m *memIndex) build() *graph {
-	g := newGraph(&m.vecs, m.opt.M, m.opt.EfBuild)
-	for i := range m.vecs {
-		if !m.dead[i] {
-			g.insert(uint32(i))
+// install replaces the contents with keys and vecs (all live), searched
+// through g (nil: exactly).
+func (m *memIndex) install(keys []string, vecs [][]float32, byChunk map[string]uint32, g *graph) {
+	if byChunk == nil {
+		byChunk = make(map[string]uint32, len(keys))
+		for i, k := range keys {
+			byChunk[k] = uint32(i)
 		}
 	}
-	return g
+	m.keys, m.vecs, m.byChunk, m.graph = keys, vecs, byChunk, g
+	m.dead = make([]bool, len(keys))
+	m.live, m.ndead = len(keys), 0
+}
+
+// startBuild snapshots the live vectors and builds a graph over them in the
+// background. Called with mu held for writing.
+func (m *memIndex) startBuild() {
+	keys := make([]string, 0, m.live)
+	vecs := make([][]float32, 0, m.live)
+	for i, k := range m.keys {
+		if !m.dead[i] {
+			keys = append(keys, k)
+			vecs = append(vecs, m.vecs[i])
+		}
+	}
+	m.building, m.pending, m.buildDone = true, nil, make(chan struct{})
+	gen := m.gen.Load()
+	go m.build(gen, keys, vecs)
+}
+
+func (m *memIndex) build(gen uint64, keys []string, vecs [][]float32) {
+	if m.builds != nil {
+		m.builds <- struct{}{}
+		defer func() { <-m.builds }()
+	}
+	start := time.Now()
+	g := newGraph(m.opt.M, m.opt.EfBuild)
+	for i, v := range vecs {
+		if i%1024 == 0 && m.gen.Load() != gen {
+			return // reset or dropped: whoever did it closed buildDone
+		}
+		g.insert(uint32(i), v)
+	}
+	byChunk := make(map[string]uint32, len(keys))
+	for i, k := range keys {
+		byChunk[k] = uint32(i)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.gen.Load() != gen || !m.building {
+		return
+	}
+	ops := m.pending
+	done := m.buildDone
+	m.building, m.pending, m.buildDone = false, nil, nil
+	m.install(keys, vecs, byChunk, g)
+	for _, op := range ops {
+		if op.vec == nil {
+			m.remove([]string{op.id})
+		} else {
+			m.add([]Point{{ChunkID: op.id, Vector: op.vec}})
+		}
+	}
+	m.lastBuild = time.Since(start)
+	m.opt.Log.Debug("embedded index built", "vectors", len(vecs), "replayed", len(ops), "took", m.lastBuild)
+	m.maintain()
+	close(done)
+}
+
+// wait returns once no build is in progress (or ctx ends).
+func (m *memIndex) wait(ctx context.Context) error {
+	for {
+		m.mu.RLock()
+		done := m.buildDone
+		m.mu.RUnlock()
+		if done == nil {
+			return nil
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func (m *memIndex) search(q []float32, limit int) ([]Hit, error) {
@@ -439,21 +583,15 @@ func (m *memIndex) search(q []float32, limit int) ([]Hit, error) {
 	if len(q) != m.dim {
 		return nil, fmt.Errorf("%w (query has %d, index %d)", ErrDimensions, len(q), m.dim)
 	}
-	var hits []Hit
 	if m.graph == nil {
-		hits = make([]Hit, 0, m.live)
-		for i, v := range m.vecs {
-			if !m.dead[i] {
-				hits = append(hits, Hit{ChunkID: m.keys[i], Score: embed.Dot(q, v)})
-			}
-		}
-	} else {
-		// Ask for more than needed: tombstones are skipped.
-		k := limit + m.ndead*limit/max(m.live, 1) + 1
-		for _, c := range m.graph.search(q, k, max(m.opt.EfSearch, 2*k)) {
-			if !m.dead[c.id] {
-				hits = append(hits, Hit{ChunkID: m.keys[c.id], Score: 1 - c.d})
-			}
+		return m.exact(q, limit), nil
+	}
+	// Ask for more than needed: tombstones are skipped.
+	k := limit + m.ndead*limit/max(m.live, 1) + 1
+	var hits []Hit
+	for _, c := range m.graph.search(q, k, max(m.opt.EfSearch, 2*k)) {
+		if !m.dead[c.id] {
+			hits = append(hits, Hit{ChunkID: m.keys[c.id], Score: 1 - c.d})
 		}
 	}
 	SortHits(hits)
@@ -461,6 +599,40 @@ func (m *memIndex) search(q []float32, limit int) ([]Hit, error) {
 		hits = hits[:limit]
 	}
 	return hits, nil
+}
+
+// exact scans every live vector, keeping the best limit.
+func (m *memIndex) exact(q []float32, limit int) []Hit {
+	type scored struct {
+		i uint32
+		s float32
+	}
+	best := make([]scored, 0, limit+1) // best first
+	for i, v := range m.vecs {
+		if m.dead[i] {
+			continue
+		}
+		s := dot(q, v)
+		if len(best) == limit && s < best[limit-1].s {
+			continue
+		}
+		j := len(best)
+		best = append(best, scored{})
+		for j > 0 && best[j-1].s < s {
+			best[j] = best[j-1]
+			j--
+		}
+		best[j] = scored{uint32(i), s}
+		if len(best) > limit {
+			best = best[:limit]
+		}
+	}
+	hits := make([]Hit, len(best))
+	for i, b := range best {
+		hits[i] = Hit{ChunkID: m.keys[b.i], Score: b.s}
+	}
+	SortHits(hits) // ties by chunk id
+	return hits
 }
 
 // refresh makes the index match Postgres: a full load the first time,
@@ -560,21 +732,9 @@ func (m *memIndex) refresh(ctx context.Context, pool *pgxpool.Pool, c Collection
 	}
 	if dim != 0 && m.dim != 0 && dim != m.dim {
 		// The model changed under us: start over with the new size.
-		m.keys, m.vecs, m.dead, m.graph = nil, nil, nil, nil
-		m.byChunk = map[string]uint32{}
-		m.live, m.ndead, m.dim = 0, 0, 0
+		m.reset()
 	}
-	return m.refreshLocked(version, adds)
-}
-
-func (m *memIndex) refreshLocked(version int64, adds []Point) error {
-	if m.graph == nil && m.live+len(adds) >= m.opt.ExactBelow {
-		// Build the graph once with everything rather than node by node.
-		m.add(adds)
-		m.graph = m.build()
-	} else {
-		m.add(adds)
-	}
+	m.add(adds)
 	m.loaded = true
 	if version > m.version {
 		m.version = version

@@ -1,21 +1,19 @@
 package index
 
 import (
-	"container/heap"
 	"math"
 	"math/rand/v2"
 	"sync"
-
-	"github.com/botserver-go/botserver-go/botstate/embed"
 )
 
 // graph is a Hierarchical Navigable Small World index (Malkov & Yashunin,
-// 2016) over normalised vectors, distance 1 - dot. Nodes are internal ids
-// into vecs, which the owner appends to; the graph only reads them. It is
-// not safe for concurrent inserts; searches may run concurrently with each
-// other (the owner's RWMutex orders them against inserts).
+// 2016) over normalised vectors, distance 1 - dot. Nodes are internal ids;
+// the graph keeps its own slice of the (immutable) vectors it links, so it
+// can be built apart from the index that will use it. It is not safe for
+// concurrent inserts; searches may run concurrently with each other (the
+// owner's RWMutex orders them against inserts).
 type graph struct {
-	vecs     *[][]float32
+	vecs     [][]float32
 	m, m0    int // links per node above level 0, and at level 0
 	efBuild  int
 	ml       float64
@@ -27,25 +25,27 @@ type graph struct {
 	visited  sync.Pool // *visitSet
 }
 
-func newGraph(vecs *[][]float32, m, efBuild int) *graph {
-	return &graph{vecs: vecs, m: m, m0: 2 * m, efBuild: efBuild, ml: 1 / math.Log(float64(m)),
+func newGraph(m, efBuild int) *graph {
+	return &graph{m: m, m0: 2 * m, efBuild: efBuild, ml: 1 / math.Log(float64(m)),
 		empty: true, rng: rand.New(rand.NewPCG(1, 2))}
 }
 
-func (g *graph) dist(q []float32, id uint32) float32 { return 1 - embed.Dot(q, (*g.vecs)[id]) }
+func (g *graph) dist(q []float32, id uint32) float32 { return 1 - dot(q, g.vecs[id]) }
 
-// insert links node id (already in vecs) into the graph.
-func (g *graph) insert(id uint32) {
+// insert links node id, of vector v, into the graph.
+func (g *graph) insert(id uint32, v []float32) {
 	for int(id) >= len(g.links) {
 		g.links = append(g.links, nil)
+		g.vecs = append(g.vecs, nil)
 	}
+	g.vecs[id] = v
 	level := int(-math.Log(1-g.rng.Float64()) * g.ml)
 	g.links[id] = make([][]uint32, level+1)
 	if g.empty {
 		g.entry, g.maxLevel, g.empty = id, level, false
 		return
 	}
-	q := (*g.vecs)[id]
+	q := v
 	ep := []cand{{g.entry, g.dist(q, g.entry)}}
 	for l := g.maxLevel; l > level; l-- {
 		ep = g.searchLayer(q, ep, 1, l)
@@ -64,7 +64,7 @@ func (g *graph) insert(id uint32) {
 				// Over the limit: drop n's farthest link. (The diversity
 				// heuristic here too costs O(M²) distances per insert and
 				// made building ten times slower for no measurable recall.)
-				nv := (*g.vecs)[n.id]
+				nv := g.vecs[n.id]
 				worst, wd := 0, float32(-1)
 				for i, x := range ln {
 					if d := g.dist(nv, x); d > wd {
@@ -97,7 +97,7 @@ func (g *graph) selectNeighbours(cs []cand, m int) []cand {
 			break
 		}
 		good := true
-		cv := (*g.vecs)[c.id]
+		cv := g.vecs[c.id]
 		for _, o := range out {
 			if g.dist(cv, o.id) < c.d {
 				good = false
@@ -140,19 +140,20 @@ func (g *graph) search(q []float32, k, ef int) []cand {
 func (g *graph) searchLayer(q []float32, ep []cand, ef, level int) []cand {
 	vs := g.visitSet()
 	defer g.visited.Put(vs)
-	cands := &minHeap{}
-	res := &maxHeap{}
+	cands := vs.cands[:0] // min-heap: nearest first
+	res := vs.res[:0]     // max-heap: farthest first
 	for _, e := range ep {
 		vs.visit(e.id)
-		heap.Push(cands, e)
-		heap.Push(res, e)
-		if res.Len() > ef {
-			heap.Pop(res)
+		cands = pushMin(cands, e)
+		res = pushMax(res, e)
+		if len(res) > ef {
+			res = popMax(res)
 		}
 	}
-	for cands.Len() > 0 {
-		c := heap.Pop(cands).(cand)
-		if res.Len() >= ef && c.d > (*res)[0].d {
+	for len(cands) > 0 {
+		c := cands[0]
+		cands = popMin(cands)
+		if len(res) >= ef && c.d > res[0].d {
 			break
 		}
 		if level >= len(g.links[c.id]) {
@@ -163,27 +164,30 @@ func (g *graph) searchLayer(q []float32, ep []cand, ef, level int) []cand {
 				continue
 			}
 			d := g.dist(q, n)
-			if res.Len() < ef || d < (*res)[0].d {
-				heap.Push(cands, cand{n, d})
-				heap.Push(res, cand{n, d})
-				if res.Len() > ef {
-					heap.Pop(res)
+			if len(res) < ef || d < res[0].d {
+				cands = pushMin(cands, cand{n, d})
+				res = pushMax(res, cand{n, d})
+				if len(res) > ef {
+					res = popMax(res)
 				}
 			}
 		}
 	}
-	out := make([]cand, res.Len())
+	out := make([]cand, len(res))
 	for i := len(out) - 1; i >= 0; i-- {
-		out[i] = heap.Pop(res).(cand)
+		out[i] = res[0]
+		res = popMax(res)
 	}
+	vs.cands, vs.res = cands, res
 	return out
 }
 
 // visitSet marks nodes seen by one search: an epoch per node, so it is
 // reused across searches without clearing.
 type visitSet struct {
-	epoch uint32
-	marks []uint32
+	epoch      uint32
+	marks      []uint32
+	cands, res []cand // searchLayer's heaps, reused
 }
 
 func (g *graph) visitSet() *visitSet {
@@ -225,28 +229,70 @@ func ids(cs []cand) []uint32 {
 	return out
 }
 
-type minHeap []cand
+// Binary heaps on cand slices, without container/heap's boxing.
 
-func (h minHeap) Len() int           { return len(h) }
-func (h minHeap) Less(i, j int) bool { return h[i].d < h[j].d }
-func (h minHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *minHeap) Push(x any)        { *h = append(*h, x.(cand)) }
-func (h *minHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+func pushMin(h []cand, c cand) []cand {
+	h = append(h, c)
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if h[p].d <= h[i].d {
+			break
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+	return h
 }
 
-type maxHeap []cand
+func popMin(h []cand) []cand {
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	for i := 0; ; {
+		l, s := 2*i+1, i
+		if l < n && h[l].d < h[s].d {
+			s = l
+		}
+		if r := l + 1; r < n && h[r].d < h[s].d {
+			s = r
+		}
+		if s == i {
+			return h
+		}
+		h[i], h[s] = h[s], h[i]
+		i = s
+	}
+}
 
-func (h maxHeap) Len() int           { return len(h) }
-func (h maxHeap) Less(i, j int) bool { return h[i].d > h[j].d }
-func (h maxHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *maxHeap) Push(x any)        { *h = append(*h, x.(cand)) }
-func (h *maxHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+func pushMax(h []cand, c cand) []cand {
+	h = append(h, c)
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if h[p].d >= h[i].d {
+			break
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+	return h
+}
+
+func popMax(h []cand) []cand {
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	for i := 0; ; {
+		l, s := 2*i+1, i
+		if l < n && h[l].d > h[s].d {
+			s = l
+		}
+		if r := l + 1; r < n && h[r].d > h[s].d {
+			s = r
+		}
+		if s == i {
+			return h
+		}
+		h[i], h[s] = h[s], h[i]
+		i = s
+	}
 }
