@@ -130,3 +130,100 @@ func TestHandoffBotHumanBot(t *testing.T) {
 		t.Fatalf("events %s\nwant %s", strings.Join(got, ","), want)
 	}
 }
+
+// recvHandoff reads the next hand-off change of an attendant's watch.
+func recvHandoff(t *testing.T, w chatv1.ChatService_WatchHandoffsClient) *chatv1.Conversation {
+	t.Helper()
+	r, err := w.Recv()
+	if err != nil {
+		t.Fatalf("watch hand-offs: %v", err)
+	}
+	if r.Changed == nil {
+		t.Fatalf("a later response without a change: %v", r)
+	}
+	return r.Changed
+}
+
+// An attendant's queue watch on one replica sees every change made through
+// the other (a script's transfer, claim, resolve), filtered by queue, after
+// a first response that lists the queue as it is.
+func TestWatchHandoffsAcrossReplicas(t *testing.T) {
+	e := newEnv(t, 2)
+	org := uuid.NewString()
+	user := e.ctx(e.iss.User(org, "chat:use"))
+	agent := e.ctx(e.iss.User(org, "chat:use", "chat:attend"))
+	ctx, stop := context.WithCancel(agent)
+	defer stop()
+	open := func(queue string) (chatv1.ChatService_WatchHandoffsClient, []*chatv1.Conversation) {
+		t.Helper()
+		w, err := e.chats[1].WatchHandoffs(ctx, &chatv1.WatchHandoffsRequest{Queue: queue})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := w.Recv()
+		if err != nil {
+			t.Fatalf("first response: %v", err)
+		}
+		return w, first.Conversations
+	}
+	sales, list := open("sales")
+	if len(list) != 0 {
+		t.Fatalf("an empty queue listed %v", list)
+	}
+	other, _ := open("other")
+
+	c := e.open(user, "shop")
+	e.send(user, e.chats[0], &chatv1.Inbound{ConversationId: c.Id, Content: "hi"})
+	e.send(user, e.chats[0], &chatv1.Inbound{ConversationId: c.Id, Content: "Human"}) // TRANSFER TO HUMAN "sales"
+	if got := recvHandoff(t, sales); got.Id != c.Id || got.HandoffState != chatv1.HandoffState_HANDOFF_STATE_QUEUED || got.HandoffQueue != "sales" {
+		t.Fatalf("transfer seen as %v", got)
+	}
+	if _, err := e.chats[0].ClaimHandoff(agent, &chatv1.ClaimHandoffRequest{ConversationId: c.Id}); err != nil {
+		t.Fatal(err)
+	}
+	if got := recvHandoff(t, sales); got.Id != c.Id || got.HandoffState != chatv1.HandoffState_HANDOFF_STATE_HUMAN || got.AgentId == "" {
+		t.Fatalf("claim seen as %v", got)
+	}
+	// A watch opened now lists the claimed conversation.
+	late, list := open("")
+	if len(list) != 1 || list[0].Id != c.Id || list[0].HandoffState != chatv1.HandoffState_HANDOFF_STATE_HUMAN {
+		t.Fatalf("listed %v", list)
+	}
+	if _, err := e.chats[0].ResolveHandoff(agent, &chatv1.ResolveHandoffRequest{ConversationId: c.Id}); err != nil {
+		t.Fatal(err)
+	}
+	// Back with the bot its queue is cleared, yet the sales watch hears it left.
+	for _, w := range []chatv1.ChatService_WatchHandoffsClient{sales, late} {
+		if got := recvHandoff(t, w); got.Id != c.Id || got.HandoffState != chatv1.HandoffState_HANDOFF_STATE_BOT {
+			t.Fatalf("resolve seen as %v", got)
+		}
+	}
+	// The other queue's watch saw none of that: its first change is this one.
+	c2 := e.open(user, "shop")
+	if _, err := e.chats[0].RequestHandoff(user, &chatv1.RequestHandoffRequest{ConversationId: c2.Id, Queue: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := recvHandoff(t, other); got.Id != c2.Id || got.HandoffQueue != "other" {
+		t.Fatalf("the other queue's first change is %v", got)
+	}
+
+	// Only attendants watch the queue, and only their own organisation's.
+	w, err := e.chats[1].WatchHandoffs(user, &chatv1.WatchHandoffsRequest{})
+	if err == nil {
+		_, err = w.Recv()
+	}
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a user watched the queue: %v", err)
+	}
+	stranger, _ := e.chats[1].WatchHandoffs(e.ctx(e.iss.User(uuid.NewString(), "chat:attend")), &chatv1.WatchHandoffsRequest{})
+	if r, err := stranger.Recv(); err != nil || len(r.Conversations) != 0 {
+		t.Fatalf("another organisation's attendant saw %v %v", r, err)
+	}
+	bad, err := e.chats[0].WatchHandoffs(agent, &chatv1.WatchHandoffsRequest{Queue: "../x"})
+	if err == nil {
+		_, err = bad.Recv()
+	}
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("a bad queue name: %v", err)
+	}
+}

@@ -32,8 +32,9 @@ type Hub struct{ nc *nats.Conn }
 // New returns a Hub on nc.
 func New(nc *nats.Conn) *Hub { return &Hub{nc: nc} }
 
-func liveSubject(conv string) string { return "botchat.live." + conv }
-func ctlSubject(conv string) string  { return "botchat.ctl." + conv }
+func liveSubject(conv string) string   { return "botchat.live." + conv }
+func ctlSubject(conv string) string    { return "botchat.ctl." + conv }
+func handoffSubject(org string) string { return "botchat.handoffs." + org }
 
 // Publish sends a frame to the conversation's watchers.
 func (h *Hub) Publish(conv string, f *chatv1.Frame) error {
@@ -57,8 +58,12 @@ var ErrSlow = errors.New("frames were dropped: the client is too slow; reconnect
 // Subscribe starts receiving the conversation's frames; buffer bounds the
 // frames held for a slow reader: past it frames are dropped and Next says so.
 func (h *Hub) Subscribe(conv string, buffer int) (*Sub, error) {
+	return h.subscribe(liveSubject(conv), buffer)
+}
+
+func (h *Hub) subscribe(subject string, buffer int) (*Sub, error) {
 	s := &Sub{ch: make(chan []byte, buffer)}
-	sub, err := h.nc.Subscribe(liveSubject(conv), func(m *nats.Msg) {
+	sub, err := h.nc.Subscribe(subject, func(m *nats.Msg) {
 		select {
 		case s.ch <- m.Data:
 		default:
@@ -80,19 +85,51 @@ func (h *Hub) Subscribe(conv string, buffer int) (*Sub, error) {
 
 // Next returns the next frame; ctx ending returns its error.
 func (s *Sub) Next(ctx context.Context) (*chatv1.Frame, error) {
+	f := &chatv1.Frame{}
+	return f, s.next(ctx, f)
+}
+
+func (s *Sub) next(ctx context.Context, m proto.Message) error {
 	select {
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	case data := <-s.ch:
 		if s.dropped.Load() {
-			return nil, ErrSlow
+			return ErrSlow
 		}
-		f := &chatv1.Frame{}
-		if err := proto.Unmarshal(data, f); err != nil {
-			return nil, fmt.Errorf("live frame: %w", err)
+		if err := proto.Unmarshal(data, m); err != nil {
+			return fmt.Errorf("live message: %w", err)
 		}
-		return f, nil
+		return nil
 	}
+}
+
+// PublishHandoff tells the organisation's attendants, on every replica,
+// that c's hand-off state changed.
+func (h *Hub) PublishHandoff(org string, c *chatv1.Conversation) error {
+	b, err := proto.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return h.nc.Publish(handoffSubject(org), b)
+}
+
+// SubscribeHandoffs receives the organisation's hand-off changes.
+func (h *Hub) SubscribeHandoffs(org string, buffer int) (*HandoffSub, error) {
+	s, err := h.subscribe(handoffSubject(org), buffer)
+	if err != nil {
+		return nil, err
+	}
+	return &HandoffSub{s}, nil
+}
+
+// HandoffSub is a subscription to an organisation's hand-off changes.
+type HandoffSub struct{ *Sub }
+
+// Next returns the next conversation whose hand-off state changed.
+func (s *HandoffSub) Next(ctx context.Context) (*chatv1.Conversation, error) {
+	c := &chatv1.Conversation{}
+	return c, s.next(ctx, c)
 }
 
 // Close ends the subscription.

@@ -442,8 +442,13 @@ func (s *Server) GetConversation(ctx context.Context, req *chatv1.GetConversatio
 }
 
 // publishHandoff tells watchers who answers now.
+// publishHandoff tells the conversation's watchers who answers now, and the
+// organisation's attendants (WatchHandoffs) that the queue changed.
 func (s *Server) publishHandoff(c *store.Conversation) {
 	_ = s.hub.Publish(c.ID, &chatv1.Frame{Type: "handoff", ConversationId: c.ID, State: c.Handoff})
+	if err := s.hub.PublishHandoff(c.Org, convProto(c)); err != nil {
+		s.log.Warn("publish hand-off", "conversation", c.ID, "err", err)
+	}
 }
 
 func actor(id *authz.Identity) string { return string(id.Kind) + ":" + id.Subject }
@@ -479,8 +484,8 @@ func (s *Server) ListHandoffs(ctx context.Context, req *chatv1.ListHandoffsReque
 	if err != nil {
 		return nil, err
 	}
-	if req.Queue != "" && !queueName.MatchString(req.Queue) {
-		return nil, status.Error(codes.InvalidArgument, "queue: 1 to 64 letters, digits, space, . _ -")
+	if err := checkQueue(req.Queue); err != nil {
+		return nil, err
 	}
 	state := ""
 	switch req.State {
@@ -508,6 +513,63 @@ func (s *Server) ListHandoffs(ctx context.Context, req *chatv1.ListHandoffsReque
 		resp.Conversations = append(resp.Conversations, convProto(c))
 	}
 	return resp, nil
+}
+
+func checkQueue(q string) error {
+	if q != "" && !queueName.MatchString(q) {
+		return status.Error(codes.InvalidArgument, "queue: 1 to 64 letters, digits, space, . _ -")
+	}
+	return nil
+}
+
+// WatchHandoffs implements chatv1.ChatServiceServer. It subscribes before
+// it lists, so a change made meanwhile is sent (perhaps twice, never lost).
+// With a queue, a conversation that leaves it (its queue is cleared when it
+// goes back to the bot) is still sent once when it was in the list.
+func (s *Server) WatchHandoffs(req *chatv1.WatchHandoffsRequest, stream chatv1.ChatService_WatchHandoffsServer) error {
+	ctx := stream.Context()
+	id, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	if err := checkQueue(req.Queue); err != nil {
+		return err
+	}
+	sub, err := s.hub.SubscribeHandoffs(id.OrgID, liveBuffer)
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "live hand-offs: %v", err)
+	}
+	defer sub.Close()
+	list, err := s.store.ListHandoffs(ctx, id.OrgID, req.Queue, "", MaxPage)
+	if err != nil {
+		return s.dbErr(err)
+	}
+	first := &chatv1.WatchHandoffsResponse{Conversations: []*chatv1.Conversation{}}
+	listed := map[string]bool{}
+	for _, c := range list {
+		first.Conversations = append(first.Conversations, convProto(c))
+		listed[c.ID] = true
+	}
+	if err := stream.Send(first); err != nil {
+		return err
+	}
+	for {
+		c, err := sub.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return status.FromContextError(ctx.Err()).Err()
+			}
+			return status.Error(codes.ResourceExhausted, err.Error())
+		}
+		in := req.Queue == "" || c.HandoffQueue == req.Queue
+		if !in && !listed[c.Id] {
+			continue
+		}
+		listed[c.Id] = in && c.HandoffState != chatv1.HandoffState_HANDOFF_STATE_BOT
+		if err := stream.Send(&chatv1.WatchHandoffsResponse{Changed: c}); err != nil {
+			return err
+		}
+	}
 }
 
 // ClaimHandoff implements chatv1.ChatServiceServer.

@@ -127,6 +127,7 @@ var Policy = authz.Policy{
 	chatv1.ChatService_ReplyHandoff_FullMethodName:     {Permission: "chat:attend", Kinds: staff},
 	chatv1.ChatService_ResolveHandoff_FullMethodName:   {Permission: "chat:attend", Kinds: staff},
 	chatv1.ChatService_HandBack_FullMethodName:         {Permission: "chat:attend", Kinds: staff},
+	chatv1.ChatService_WatchHandoffs_FullMethodName:    {Permission: "chat:attend", Kinds: staff},
 }
 
 func caller(ctx context.Context) (*authz.Identity, error) {

@@ -15,6 +15,7 @@
 //	POST /api/v1/conversations/{id}/handoff       {"queue"?,"reason"?} → conversation
 //	GET  /api/v1/attendant/queue?queue=&state=queued|human             → {"conversations"}
 //	POST /api/v1/attendant/conversations/{id}/claim | /reply {"content"} | /resolve {"note"?} | /handback
+//	GET  /api/v1/attendant/ws?queue=                 WebSocket: the queue live, followed conversations, commands (attendant.go)
 //
 // On the WebSocket the client sends message frames
 // {"type":"message","content","message_type","active_switchers","client_id","args"}
@@ -65,6 +66,7 @@ func Register(gw *gateway.Gateway, cc grpc.ClientConnInterface) {
 	gw.HandleFunc("POST /api/v1/conversations/{id}/handoff", a.handoff)
 	gw.HandleFunc("GET /api/v1/attendant/queue", a.queue)
 	gw.HandleFunc("POST /api/v1/attendant/conversations/{id}/{action}", a.attend)
+	gw.HandleFunc("GET /api/v1/attendant/ws", a.attendantWS)
 }
 
 type api struct{ c chatv1.ChatServiceClient }

@@ -1927,6 +1927,106 @@ func (x *ListHandoffsResponse) GetConversations() []*Conversation {
 	return nil
 }
 
+type WatchHandoffsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this queue; empty: all.
+	Queue         string `protobuf:"bytes,1,opt,name=queue,proto3" json:"queue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchHandoffsRequest) Reset() {
+	*x = WatchHandoffsRequest{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchHandoffsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchHandoffsRequest) ProtoMessage() {}
+
+func (x *WatchHandoffsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchHandoffsRequest.ProtoReflect.Descriptor instead.
+func (*WatchHandoffsRequest) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *WatchHandoffsRequest) GetQueue() string {
+	if x != nil {
+		return x.Queue
+	}
+	return ""
+}
+
+type WatchHandoffsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first response: the queue as ListHandoffs gives it (at most 500).
+	Conversations []*Conversation `protobuf:"bytes,1,rep,name=conversations,proto3" json:"conversations,omitempty"`
+	// Every later response: one conversation whose hand-off state changed
+	// (handoff_state bot: it left the queue).
+	Changed       *Conversation `protobuf:"bytes,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchHandoffsResponse) Reset() {
+	*x = WatchHandoffsResponse{}
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchHandoffsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchHandoffsResponse) ProtoMessage() {}
+
+func (x *WatchHandoffsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchHandoffsResponse.ProtoReflect.Descriptor instead.
+func (*WatchHandoffsResponse) Descriptor() ([]byte, []int) {
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *WatchHandoffsResponse) GetConversations() []*Conversation {
+	if x != nil {
+		return x.Conversations
+	}
+	return nil
+}
+
+func (x *WatchHandoffsResponse) GetChanged() *Conversation {
+	if x != nil {
+		return x.Changed
+	}
+	return nil
+}
+
 type ClaimHandoffRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
@@ -1936,7 +2036,7 @@ type ClaimHandoffRequest struct {
 
 func (x *ClaimHandoffRequest) Reset() {
 	*x = ClaimHandoffRequest{}
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[26]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1948,7 +2048,7 @@ func (x *ClaimHandoffRequest) String() string {
 func (*ClaimHandoffRequest) ProtoMessage() {}
 
 func (x *ClaimHandoffRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[26]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1961,7 +2061,7 @@ func (x *ClaimHandoffRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimHandoffRequest.ProtoReflect.Descriptor instead.
 func (*ClaimHandoffRequest) Descriptor() ([]byte, []int) {
-	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{26}
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ClaimHandoffRequest) GetConversationId() string {
@@ -1980,7 +2080,7 @@ type ClaimHandoffResponse struct {
 
 func (x *ClaimHandoffResponse) Reset() {
 	*x = ClaimHandoffResponse{}
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[27]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1992,7 +2092,7 @@ func (x *ClaimHandoffResponse) String() string {
 func (*ClaimHandoffResponse) ProtoMessage() {}
 
 func (x *ClaimHandoffResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[27]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2005,7 +2105,7 @@ func (x *ClaimHandoffResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimHandoffResponse.ProtoReflect.Descriptor instead.
 func (*ClaimHandoffResponse) Descriptor() ([]byte, []int) {
-	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{27}
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ClaimHandoffResponse) GetConversation() *Conversation {
@@ -2025,7 +2125,7 @@ type ReplyHandoffRequest struct {
 
 func (x *ReplyHandoffRequest) Reset() {
 	*x = ReplyHandoffRequest{}
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[28]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2037,7 +2137,7 @@ func (x *ReplyHandoffRequest) String() string {
 func (*ReplyHandoffRequest) ProtoMessage() {}
 
 func (x *ReplyHandoffRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[28]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2050,7 +2150,7 @@ func (x *ReplyHandoffRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyHandoffRequest.ProtoReflect.Descriptor instead.
 func (*ReplyHandoffRequest) Descriptor() ([]byte, []int) {
-	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{28}
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReplyHandoffRequest) GetConversationId() string {
@@ -2076,7 +2176,7 @@ type ReplyHandoffResponse struct {
 
 func (x *ReplyHandoffResponse) Reset() {
 	*x = ReplyHandoffResponse{}
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[29]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2088,7 +2188,7 @@ func (x *ReplyHandoffResponse) String() string {
 func (*ReplyHandoffResponse) ProtoMessage() {}
 
 func (x *ReplyHandoffResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[29]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2101,7 +2201,7 @@ func (x *ReplyHandoffResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyHandoffResponse.ProtoReflect.Descriptor instead.
 func (*ReplyHandoffResponse) Descriptor() ([]byte, []int) {
-	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{29}
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReplyHandoffResponse) GetMessage() *Message {
@@ -2121,7 +2221,7 @@ type ResolveHandoffRequest struct {
 
 func (x *ResolveHandoffRequest) Reset() {
 	*x = ResolveHandoffRequest{}
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[30]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2133,7 +2233,7 @@ func (x *ResolveHandoffRequest) String() string {
 func (*ResolveHandoffRequest) ProtoMessage() {}
 
 func (x *ResolveHandoffRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[30]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2146,7 +2246,7 @@ func (x *ResolveHandoffRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveHandoffRequest.ProtoReflect.Descriptor instead.
 func (*ResolveHandoffRequest) Descriptor() ([]byte, []int) {
-	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{30}
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ResolveHandoffRequest) GetConversationId() string {
@@ -2172,7 +2272,7 @@ type ResolveHandoffResponse struct {
 
 func (x *ResolveHandoffResponse) Reset() {
 	*x = ResolveHandoffResponse{}
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[31]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2184,7 +2284,7 @@ func (x *ResolveHandoffResponse) String() string {
 func (*ResolveHandoffResponse) ProtoMessage() {}
 
 func (x *ResolveHandoffResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[31]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2197,7 +2297,7 @@ func (x *ResolveHandoffResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveHandoffResponse.ProtoReflect.Descriptor instead.
 func (*ResolveHandoffResponse) Descriptor() ([]byte, []int) {
-	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{31}
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ResolveHandoffResponse) GetConversation() *Conversation {
@@ -2216,7 +2316,7 @@ type HandBackRequest struct {
 
 func (x *HandBackRequest) Reset() {
 	*x = HandBackRequest{}
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[32]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2228,7 +2328,7 @@ func (x *HandBackRequest) String() string {
 func (*HandBackRequest) ProtoMessage() {}
 
 func (x *HandBackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[32]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2241,7 +2341,7 @@ func (x *HandBackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandBackRequest.ProtoReflect.Descriptor instead.
 func (*HandBackRequest) Descriptor() ([]byte, []int) {
-	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{32}
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HandBackRequest) GetConversationId() string {
@@ -2260,7 +2360,7 @@ type HandBackResponse struct {
 
 func (x *HandBackResponse) Reset() {
 	*x = HandBackResponse{}
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[33]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2272,7 +2372,7 @@ func (x *HandBackResponse) String() string {
 func (*HandBackResponse) ProtoMessage() {}
 
 func (x *HandBackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bot_chat_v1_chat_proto_msgTypes[33]
+	mi := &file_bot_chat_v1_chat_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2285,7 +2385,7 @@ func (x *HandBackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandBackResponse.ProtoReflect.Descriptor instead.
 func (*HandBackResponse) Descriptor() ([]byte, []int) {
-	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{33}
+	return file_bot_chat_v1_chat_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HandBackResponse) GetConversation() *Conversation {
@@ -2441,7 +2541,12 @@ const file_bot_chat_v1_chat_proto_rawDesc = "" +
 	"\x05state\x18\x02 \x01(\x0e2\x19.bot.chat.v1.HandoffStateR\x05state\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\"W\n" +
 	"\x14ListHandoffsResponse\x12?\n" +
-	"\rconversations\x18\x01 \x03(\v2\x19.bot.chat.v1.ConversationR\rconversations\">\n" +
+	"\rconversations\x18\x01 \x03(\v2\x19.bot.chat.v1.ConversationR\rconversations\",\n" +
+	"\x14WatchHandoffsRequest\x12\x14\n" +
+	"\x05queue\x18\x01 \x01(\tR\x05queue\"\x8d\x01\n" +
+	"\x15WatchHandoffsResponse\x12?\n" +
+	"\rconversations\x18\x01 \x03(\v2\x19.bot.chat.v1.ConversationR\rconversations\x123\n" +
+	"\achanged\x18\x02 \x01(\v2\x19.bot.chat.v1.ConversationR\achanged\">\n" +
 	"\x13ClaimHandoffRequest\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\"U\n" +
 	"\x14ClaimHandoffResponse\x12=\n" +
@@ -2471,7 +2576,7 @@ const file_bot_chat_v1_chat_proto_rawDesc = "" +
 	"\x19HANDOFF_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11HANDOFF_STATE_BOT\x10\x01\x12\x18\n" +
 	"\x14HANDOFF_STATE_QUEUED\x10\x02\x12\x17\n" +
-	"\x13HANDOFF_STATE_HUMAN\x10\x032\xd4\b\n" +
+	"\x13HANDOFF_STATE_HUMAN\x10\x032\xae\t\n" +
 	"\vChatService\x12_\n" +
 	"\x10OpenConversation\x12$.bot.chat.v1.OpenConversationRequest\x1a%.bot.chat.v1.OpenConversationResponse\x12;\n" +
 	"\x04Post\x12\x18.bot.chat.v1.PostRequest\x1a\x19.bot.chat.v1.PostResponse\x12=\n" +
@@ -2486,7 +2591,8 @@ const file_bot_chat_v1_chat_proto_rawDesc = "" +
 	"\fClaimHandoff\x12 .bot.chat.v1.ClaimHandoffRequest\x1a!.bot.chat.v1.ClaimHandoffResponse\x12S\n" +
 	"\fReplyHandoff\x12 .bot.chat.v1.ReplyHandoffRequest\x1a!.bot.chat.v1.ReplyHandoffResponse\x12Y\n" +
 	"\x0eResolveHandoff\x12\".bot.chat.v1.ResolveHandoffRequest\x1a#.bot.chat.v1.ResolveHandoffResponse\x12G\n" +
-	"\bHandBack\x12\x1c.bot.chat.v1.HandBackRequest\x1a\x1d.bot.chat.v1.HandBackResponseB\xa9\x01\n" +
+	"\bHandBack\x12\x1c.bot.chat.v1.HandBackRequest\x1a\x1d.bot.chat.v1.HandBackResponse\x12X\n" +
+	"\rWatchHandoffs\x12!.bot.chat.v1.WatchHandoffsRequest\x1a\".bot.chat.v1.WatchHandoffsResponse0\x01B\xa9\x01\n" +
 	"\x0fcom.bot.chat.v1B\tChatProtoP\x01Z=github.com/botserver-go/botserver-go/proto/bot/chat/v1;chatv1\xa2\x02\x03BCX\xaa\x02\vBot.Chat.V1\xca\x02\vBot\\Chat\\V1\xe2\x02\x17Bot\\Chat\\V1\\GPBMetadata\xea\x02\rBot::Chat::V1b\x06proto3"
 
 var (
@@ -2502,7 +2608,7 @@ func file_bot_chat_v1_chat_proto_rawDescGZIP() []byte {
 }
 
 var file_bot_chat_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bot_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_bot_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_bot_chat_v1_chat_proto_goTypes = []any{
 	(MessageType)(0),                 // 0: bot.chat.v1.MessageType
 	(HandoffState)(0),                // 1: bot.chat.v1.HandoffState
@@ -2532,30 +2638,32 @@ var file_bot_chat_v1_chat_proto_goTypes = []any{
 	(*RequestHandoffResponse)(nil),   // 25: bot.chat.v1.RequestHandoffResponse
 	(*ListHandoffsRequest)(nil),      // 26: bot.chat.v1.ListHandoffsRequest
 	(*ListHandoffsResponse)(nil),     // 27: bot.chat.v1.ListHandoffsResponse
-	(*ClaimHandoffRequest)(nil),      // 28: bot.chat.v1.ClaimHandoffRequest
-	(*ClaimHandoffResponse)(nil),     // 29: bot.chat.v1.ClaimHandoffResponse
-	(*ReplyHandoffRequest)(nil),      // 30: bot.chat.v1.ReplyHandoffRequest
-	(*ReplyHandoffResponse)(nil),     // 31: bot.chat.v1.ReplyHandoffResponse
-	(*ResolveHandoffRequest)(nil),    // 32: bot.chat.v1.ResolveHandoffRequest
-	(*ResolveHandoffResponse)(nil),   // 33: bot.chat.v1.ResolveHandoffResponse
-	(*HandBackRequest)(nil),          // 34: bot.chat.v1.HandBackRequest
-	(*HandBackResponse)(nil),         // 35: bot.chat.v1.HandBackResponse
-	nil,                              // 36: bot.chat.v1.Conversation.ContextsEntry
-	(*timestamppb.Timestamp)(nil),    // 37: google.protobuf.Timestamp
+	(*WatchHandoffsRequest)(nil),     // 28: bot.chat.v1.WatchHandoffsRequest
+	(*WatchHandoffsResponse)(nil),    // 29: bot.chat.v1.WatchHandoffsResponse
+	(*ClaimHandoffRequest)(nil),      // 30: bot.chat.v1.ClaimHandoffRequest
+	(*ClaimHandoffResponse)(nil),     // 31: bot.chat.v1.ClaimHandoffResponse
+	(*ReplyHandoffRequest)(nil),      // 32: bot.chat.v1.ReplyHandoffRequest
+	(*ReplyHandoffResponse)(nil),     // 33: bot.chat.v1.ReplyHandoffResponse
+	(*ResolveHandoffRequest)(nil),    // 34: bot.chat.v1.ResolveHandoffRequest
+	(*ResolveHandoffResponse)(nil),   // 35: bot.chat.v1.ResolveHandoffResponse
+	(*HandBackRequest)(nil),          // 36: bot.chat.v1.HandBackRequest
+	(*HandBackResponse)(nil),         // 37: bot.chat.v1.HandBackResponse
+	nil,                              // 38: bot.chat.v1.Conversation.ContextsEntry
+	(*timestamppb.Timestamp)(nil),    // 39: google.protobuf.Timestamp
 }
 var file_bot_chat_v1_chat_proto_depIdxs = []int32{
 	0,  // 0: bot.chat.v1.Frame.message_type:type_name -> bot.chat.v1.MessageType
 	2,  // 1: bot.chat.v1.Frame.suggestions:type_name -> bot.chat.v1.Suggestion
 	3,  // 2: bot.chat.v1.Frame.switchers:type_name -> bot.chat.v1.Switcher
 	1,  // 3: bot.chat.v1.Conversation.handoff_state:type_name -> bot.chat.v1.HandoffState
-	36, // 4: bot.chat.v1.Conversation.contexts:type_name -> bot.chat.v1.Conversation.ContextsEntry
+	38, // 4: bot.chat.v1.Conversation.contexts:type_name -> bot.chat.v1.Conversation.ContextsEntry
 	3,  // 5: bot.chat.v1.Conversation.switchers:type_name -> bot.chat.v1.Switcher
 	2,  // 6: bot.chat.v1.Conversation.suggestions:type_name -> bot.chat.v1.Suggestion
-	37, // 7: bot.chat.v1.Conversation.created_at:type_name -> google.protobuf.Timestamp
-	37, // 8: bot.chat.v1.Conversation.updated_at:type_name -> google.protobuf.Timestamp
+	39, // 7: bot.chat.v1.Conversation.created_at:type_name -> google.protobuf.Timestamp
+	39, // 8: bot.chat.v1.Conversation.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 9: bot.chat.v1.Message.message_type:type_name -> bot.chat.v1.MessageType
 	2,  // 10: bot.chat.v1.Message.suggestions:type_name -> bot.chat.v1.Suggestion
-	37, // 11: bot.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	39, // 11: bot.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
 	5,  // 12: bot.chat.v1.OpenConversationResponse.conversation:type_name -> bot.chat.v1.Conversation
 	0,  // 13: bot.chat.v1.Inbound.message_type:type_name -> bot.chat.v1.MessageType
 	9,  // 14: bot.chat.v1.PostRequest.message:type_name -> bot.chat.v1.Inbound
@@ -2568,43 +2676,47 @@ var file_bot_chat_v1_chat_proto_depIdxs = []int32{
 	5,  // 21: bot.chat.v1.RequestHandoffResponse.conversation:type_name -> bot.chat.v1.Conversation
 	1,  // 22: bot.chat.v1.ListHandoffsRequest.state:type_name -> bot.chat.v1.HandoffState
 	5,  // 23: bot.chat.v1.ListHandoffsResponse.conversations:type_name -> bot.chat.v1.Conversation
-	5,  // 24: bot.chat.v1.ClaimHandoffResponse.conversation:type_name -> bot.chat.v1.Conversation
-	6,  // 25: bot.chat.v1.ReplyHandoffResponse.message:type_name -> bot.chat.v1.Message
-	5,  // 26: bot.chat.v1.ResolveHandoffResponse.conversation:type_name -> bot.chat.v1.Conversation
-	5,  // 27: bot.chat.v1.HandBackResponse.conversation:type_name -> bot.chat.v1.Conversation
-	7,  // 28: bot.chat.v1.ChatService.OpenConversation:input_type -> bot.chat.v1.OpenConversationRequest
-	10, // 29: bot.chat.v1.ChatService.Post:input_type -> bot.chat.v1.PostRequest
-	12, // 30: bot.chat.v1.ChatService.Send:input_type -> bot.chat.v1.SendRequest
-	14, // 31: bot.chat.v1.ChatService.Watch:input_type -> bot.chat.v1.WatchRequest
-	16, // 32: bot.chat.v1.ChatService.Cancel:input_type -> bot.chat.v1.CancelRequest
-	18, // 33: bot.chat.v1.ChatService.History:input_type -> bot.chat.v1.HistoryRequest
-	20, // 34: bot.chat.v1.ChatService.Replay:input_type -> bot.chat.v1.ReplayRequest
-	22, // 35: bot.chat.v1.ChatService.GetConversation:input_type -> bot.chat.v1.GetConversationRequest
-	24, // 36: bot.chat.v1.ChatService.RequestHandoff:input_type -> bot.chat.v1.RequestHandoffRequest
-	26, // 37: bot.chat.v1.ChatService.ListHandoffs:input_type -> bot.chat.v1.ListHandoffsRequest
-	28, // 38: bot.chat.v1.ChatService.ClaimHandoff:input_type -> bot.chat.v1.ClaimHandoffRequest
-	30, // 39: bot.chat.v1.ChatService.ReplyHandoff:input_type -> bot.chat.v1.ReplyHandoffRequest
-	32, // 40: bot.chat.v1.ChatService.ResolveHandoff:input_type -> bot.chat.v1.ResolveHandoffRequest
-	34, // 41: bot.chat.v1.ChatService.HandBack:input_type -> bot.chat.v1.HandBackRequest
-	8,  // 42: bot.chat.v1.ChatService.OpenConversation:output_type -> bot.chat.v1.OpenConversationResponse
-	11, // 43: bot.chat.v1.ChatService.Post:output_type -> bot.chat.v1.PostResponse
-	13, // 44: bot.chat.v1.ChatService.Send:output_type -> bot.chat.v1.SendResponse
-	15, // 45: bot.chat.v1.ChatService.Watch:output_type -> bot.chat.v1.WatchResponse
-	17, // 46: bot.chat.v1.ChatService.Cancel:output_type -> bot.chat.v1.CancelResponse
-	19, // 47: bot.chat.v1.ChatService.History:output_type -> bot.chat.v1.HistoryResponse
-	21, // 48: bot.chat.v1.ChatService.Replay:output_type -> bot.chat.v1.ReplayResponse
-	23, // 49: bot.chat.v1.ChatService.GetConversation:output_type -> bot.chat.v1.GetConversationResponse
-	25, // 50: bot.chat.v1.ChatService.RequestHandoff:output_type -> bot.chat.v1.RequestHandoffResponse
-	27, // 51: bot.chat.v1.ChatService.ListHandoffs:output_type -> bot.chat.v1.ListHandoffsResponse
-	29, // 52: bot.chat.v1.ChatService.ClaimHandoff:output_type -> bot.chat.v1.ClaimHandoffResponse
-	31, // 53: bot.chat.v1.ChatService.ReplyHandoff:output_type -> bot.chat.v1.ReplyHandoffResponse
-	33, // 54: bot.chat.v1.ChatService.ResolveHandoff:output_type -> bot.chat.v1.ResolveHandoffResponse
-	35, // 55: bot.chat.v1.ChatService.HandBack:output_type -> bot.chat.v1.HandBackResponse
-	42, // [42:56] is the sub-list for method output_type
-	28, // [28:42] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	5,  // 24: bot.chat.v1.WatchHandoffsResponse.conversations:type_name -> bot.chat.v1.Conversation
+	5,  // 25: bot.chat.v1.WatchHandoffsResponse.changed:type_name -> bot.chat.v1.Conversation
+	5,  // 26: bot.chat.v1.ClaimHandoffResponse.conversation:type_name -> bot.chat.v1.Conversation
+	6,  // 27: bot.chat.v1.ReplyHandoffResponse.message:type_name -> bot.chat.v1.Message
+	5,  // 28: bot.chat.v1.ResolveHandoffResponse.conversation:type_name -> bot.chat.v1.Conversation
+	5,  // 29: bot.chat.v1.HandBackResponse.conversation:type_name -> bot.chat.v1.Conversation
+	7,  // 30: bot.chat.v1.ChatService.OpenConversation:input_type -> bot.chat.v1.OpenConversationRequest
+	10, // 31: bot.chat.v1.ChatService.Post:input_type -> bot.chat.v1.PostRequest
+	12, // 32: bot.chat.v1.ChatService.Send:input_type -> bot.chat.v1.SendRequest
+	14, // 33: bot.chat.v1.ChatService.Watch:input_type -> bot.chat.v1.WatchRequest
+	16, // 34: bot.chat.v1.ChatService.Cancel:input_type -> bot.chat.v1.CancelRequest
+	18, // 35: bot.chat.v1.ChatService.History:input_type -> bot.chat.v1.HistoryRequest
+	20, // 36: bot.chat.v1.ChatService.Replay:input_type -> bot.chat.v1.ReplayRequest
+	22, // 37: bot.chat.v1.ChatService.GetConversation:input_type -> bot.chat.v1.GetConversationRequest
+	24, // 38: bot.chat.v1.ChatService.RequestHandoff:input_type -> bot.chat.v1.RequestHandoffRequest
+	26, // 39: bot.chat.v1.ChatService.ListHandoffs:input_type -> bot.chat.v1.ListHandoffsRequest
+	30, // 40: bot.chat.v1.ChatService.ClaimHandoff:input_type -> bot.chat.v1.ClaimHandoffRequest
+	32, // 41: bot.chat.v1.ChatService.ReplyHandoff:input_type -> bot.chat.v1.ReplyHandoffRequest
+	34, // 42: bot.chat.v1.ChatService.ResolveHandoff:input_type -> bot.chat.v1.ResolveHandoffRequest
+	36, // 43: bot.chat.v1.ChatService.HandBack:input_type -> bot.chat.v1.HandBackRequest
+	28, // 44: bot.chat.v1.ChatService.WatchHandoffs:input_type -> bot.chat.v1.WatchHandoffsRequest
+	8,  // 45: bot.chat.v1.ChatService.OpenConversation:output_type -> bot.chat.v1.OpenConversationResponse
+	11, // 46: bot.chat.v1.ChatService.Post:output_type -> bot.chat.v1.PostResponse
+	13, // 47: bot.chat.v1.ChatService.Send:output_type -> bot.chat.v1.SendResponse
+	15, // 48: bot.chat.v1.ChatService.Watch:output_type -> bot.chat.v1.WatchResponse
+	17, // 49: bot.chat.v1.ChatService.Cancel:output_type -> bot.chat.v1.CancelResponse
+	19, // 50: bot.chat.v1.ChatService.History:output_type -> bot.chat.v1.HistoryResponse
+	21, // 51: bot.chat.v1.ChatService.Replay:output_type -> bot.chat.v1.ReplayResponse
+	23, // 52: bot.chat.v1.ChatService.GetConversation:output_type -> bot.chat.v1.GetConversationResponse
+	25, // 53: bot.chat.v1.ChatService.RequestHandoff:output_type -> bot.chat.v1.RequestHandoffResponse
+	27, // 54: bot.chat.v1.ChatService.ListHandoffs:output_type -> bot.chat.v1.ListHandoffsResponse
+	31, // 55: bot.chat.v1.ChatService.ClaimHandoff:output_type -> bot.chat.v1.ClaimHandoffResponse
+	33, // 56: bot.chat.v1.ChatService.ReplyHandoff:output_type -> bot.chat.v1.ReplyHandoffResponse
+	35, // 57: bot.chat.v1.ChatService.ResolveHandoff:output_type -> bot.chat.v1.ResolveHandoffResponse
+	37, // 58: bot.chat.v1.ChatService.HandBack:output_type -> bot.chat.v1.HandBackResponse
+	29, // 59: bot.chat.v1.ChatService.WatchHandoffs:output_type -> bot.chat.v1.WatchHandoffsResponse
+	45, // [45:60] is the sub-list for method output_type
+	30, // [30:45] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_bot_chat_v1_chat_proto_init() }
@@ -2618,7 +2730,7 @@ func file_bot_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bot_chat_v1_chat_proto_rawDesc), len(file_bot_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   35,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

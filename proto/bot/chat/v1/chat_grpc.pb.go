@@ -33,6 +33,7 @@ const (
 	ChatService_ReplyHandoff_FullMethodName     = "/bot.chat.v1.ChatService/ReplyHandoff"
 	ChatService_ResolveHandoff_FullMethodName   = "/bot.chat.v1.ChatService/ResolveHandoff"
 	ChatService_HandBack_FullMethodName         = "/bot.chat.v1.ChatService/HandBack"
+	ChatService_WatchHandoffs_FullMethodName    = "/bot.chat.v1.ChatService/WatchHandoffs"
 )
 
 // ChatServiceClient is the client API for ChatService service.
@@ -87,6 +88,10 @@ type ChatServiceClient interface {
 	// HandBack returns the conversation to the bot without resolving it
 	// (queued or human → bot).
 	HandBack(ctx context.Context, in *HandBackRequest, opts ...grpc.CallOption) (*HandBackResponse, error)
+	// WatchHandoffs streams the hand-off queue of the caller's organisation
+	// (attendants): first the conversations waiting for or owned by humans,
+	// then each conversation as its hand-off state changes, on any replica.
+	WatchHandoffs(ctx context.Context, in *WatchHandoffsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchHandoffsResponse], error)
 }
 
 type chatServiceClient struct {
@@ -255,6 +260,25 @@ func (c *chatServiceClient) HandBack(ctx context.Context, in *HandBackRequest, o
 	return out, nil
 }
 
+func (c *chatServiceClient) WatchHandoffs(ctx context.Context, in *WatchHandoffsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchHandoffsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ChatService_ServiceDesc.Streams[2], ChatService_WatchHandoffs_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchHandoffsRequest, WatchHandoffsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChatService_WatchHandoffsClient = grpc.ServerStreamingClient[WatchHandoffsResponse]
+
 // ChatServiceServer is the server API for ChatService service.
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility.
@@ -307,6 +331,10 @@ type ChatServiceServer interface {
 	// HandBack returns the conversation to the bot without resolving it
 	// (queued or human → bot).
 	HandBack(context.Context, *HandBackRequest) (*HandBackResponse, error)
+	// WatchHandoffs streams the hand-off queue of the caller's organisation
+	// (attendants): first the conversations waiting for or owned by humans,
+	// then each conversation as its hand-off state changes, on any replica.
+	WatchHandoffs(*WatchHandoffsRequest, grpc.ServerStreamingServer[WatchHandoffsResponse]) error
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -358,6 +386,9 @@ func (UnimplementedChatServiceServer) ResolveHandoff(context.Context, *ResolveHa
 }
 func (UnimplementedChatServiceServer) HandBack(context.Context, *HandBackRequest) (*HandBackResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method HandBack not implemented")
+}
+func (UnimplementedChatServiceServer) WatchHandoffs(*WatchHandoffsRequest, grpc.ServerStreamingServer[WatchHandoffsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchHandoffs not implemented")
 }
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
@@ -618,6 +649,17 @@ func _ChatService_HandBack_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatService_WatchHandoffs_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchHandoffsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ChatServiceServer).WatchHandoffs(m, &grpc.GenericServerStream[WatchHandoffsRequest, WatchHandoffsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChatService_WatchHandoffsServer = grpc.ServerStreamingServer[WatchHandoffsResponse]
+
 // ChatService_ServiceDesc is the grpc.ServiceDesc for ChatService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -683,6 +725,11 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Watch",
 			Handler:       _ChatService_Watch_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchHandoffs",
+			Handler:       _ChatService_WatchHandoffs_Handler,
 			ServerStreams: true,
 		},
 	},
