@@ -674,8 +674,7 @@ func (d *Drive) PrepareUpload(ctx context.Context, org, bot, p string, size int6
 // prepared for, and hash is the sha256 of the bytes sent, computed by the
 // sender as they passed. etag is the one the store answered the write with:
 // if the object was replaced since, its writer records it and this commit
-// records nothing (as with Put). The stored size is checked as it is
-// recorded. began is when the upload was prepared.
+// records nothing (as with Put). began is when the upload was prepared.
 func (d *Drive) CommitUpload(ctx context.Context, org, bot, p string, size int64, hash, ct, etag string, began time.Time) (FileInfo, bool, error) {
 	if err := check(bot, p); err != nil {
 		return FileInfo{}, false, err
@@ -683,10 +682,20 @@ func (d *Drive) CommitUpload(ctx context.Context, org, bot, p string, size int64
 	if b, err := hex.DecodeString(hash); err != nil || len(b) != sha256.Size {
 		return FileInfo{}, false, invalid(errors.New("hash must be a hex sha256"))
 	}
-	if s, _ := d.key(org, bot, p); s != d.store {
+	s, key := d.key(org, bot, p)
+	if s != d.store {
 		return FileInfo{}, false, invalid(errors.New("this file takes no direct upload"))
 	}
 	etag = strings.Trim(etag, `"`)
+	obj, err := s.Stat(ctx, key)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return FileInfo{}, false, invalid(fmt.Errorf("nothing was stored at %s", p))
+	case err != nil:
+		return FileInfo{}, false, err
+	case obj.ETag == etag && obj.Size != size:
+		return FileInfo{}, false, invalid(fmt.Errorf("the stored object has %d bytes; the upload declared %d", obj.Size, size))
+	}
 	f := FileInfo{Bot: bot, Path: p, Size: size, Hash: hash, ContentType: ct, ModifiedAt: time.Now(), etag: etag, verifiedAt: began}
 	return d.commitPut(ctx, org, f, true)
 }

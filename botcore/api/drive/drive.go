@@ -38,6 +38,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -45,6 +46,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -427,7 +429,7 @@ func (a *api) fetch(ctx context.Context, m *drivev1.ReadFileResponse) (relay, er
 	if e := m.GetUrlEtag(); e != "" {
 		req.Header.Set("If-Match", `"`+e+`"`)
 	}
-	if req.URL.Scheme == "http" && m.GetLength() >= directMin {
+	if req.URL.Scheme == "http" && m.GetLength() >= directMin && !viaProxy(req.URL) {
 		return fetchRaw(ctx, req, want, m.GetLength())
 	}
 	res, err := a.hc.Do(req)
@@ -456,19 +458,12 @@ func (h httpRelay) Close() error { return h.body.Close() }
 // and written out again. Large plain-HTTP answers only; the connection is
 // not reused.
 func fetchRaw(ctx context.Context, req *http.Request, want int, n int64) (relay, error) {
-	addr := req.URL.Host
-	if req.URL.Port() == "" {
-		addr = net.JoinHostPort(req.URL.Hostname(), "80")
-	}
-	d := net.Dialer{Timeout: 10 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, abort, err := dialRaw(ctx, req.URL)
 	if err != nil {
 		return nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
 	fail := func(err error) (relay, error) {
-		stop()
-		c.Close()
+		abort()
 		return nil, err
 	}
 	req.Close = true
@@ -485,13 +480,13 @@ func fetchRaw(ctx context.Context, req *http.Request, want int, n int64) (relay,
 		return fail(fmt.Errorf("storage answered %d with %d bytes", res.StatusCode, res.ContentLength))
 	}
 	_ = c.SetDeadline(time.Time{})
-	return &rawRelay{c: c, br: br, stop: stop}, nil
+	return &rawRelay{c: c, br: br, close: abort}, nil
 }
 
 type rawRelay struct {
-	c    net.Conn
-	br   *bufio.Reader
-	stop func() bool
+	c     net.Conn
+	br    *bufio.Reader
+	close func()
 }
 
 func (r *rawRelay) relay(w io.Writer, n int64) error {
@@ -512,8 +507,8 @@ func (r *rawRelay) relay(w io.Writer, n int64) error {
 }
 
 func (r *rawRelay) Close() error {
-	r.stop()
-	return r.c.Close()
+	r.close()
+	return nil
 }
 
 // bufs are the buffers of relayed bodies: fewer, larger writes than
@@ -624,38 +619,119 @@ func (a *api) uploadDirect(w http.ResponseWriter, r *http.Request, hdr *drivev1.
 		a.uploadStream(w, r, hdr, body)
 		return
 	}
-	hb := &hashingBody{r: body, h: sha256.New(), left: hdr.GetSize()}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodPut, begin.GetUrl(), io.NopCloser(hb))
-	if err != nil {
-		writeStatus(w, status.Error(codes.Internal, err.Error()))
+	u, err := url.Parse(begin.GetUrl())
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || viaProxy(u) {
+		a.uploadStream(w, r, hdr, body) // putRaw cannot reach it
 		return
 	}
-	req.ContentLength = hdr.GetSize()
-	req.Header.Set("Content-Type", begin.GetContentType())
-	res, err := a.hc.Do(req)
-	if hb.err != nil { // the client's body failed: the PUT was cut short, nothing is stored
-		if res != nil {
-			res.Body.Close()
-		}
+	hb := &hashingBody{r: body, h: sha256.New(), left: hdr.GetSize()}
+	code, etag, err := putRaw(r.Context(), u, begin.GetContentType(), hdr.GetSize(), hb)
+	switch {
+	case hb.err != nil: // the client's body failed; the PUT was aborted, nothing is stored
 		bodyError(w, hb.err)
 		return
-	}
-	if err != nil {
+	case err != nil:
 		gateway.WriteError(w, http.StatusServiceUnavailable, gateway.CodeUnavailable, "the file store is unavailable")
 		return
-	}
-	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10)) //nolint:errcheck // for the connection's reuse
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK || hb.left != 0 {
-		gateway.WriteError(w, http.StatusBadGateway, gateway.CodeUnavailable, fmt.Sprintf("the file store refused the upload (%d)", res.StatusCode))
+	case code != http.StatusOK || hb.left != 0:
+		gateway.WriteError(w, http.StatusBadGateway, gateway.CodeUnavailable, fmt.Sprintf("the file store refused the upload (%d)", code))
 		return
 	}
-	done, err := a.c.CommitUpload(ctx, &drivev1.CommitUploadRequest{Ticket: begin.GetTicket(), Hash: hex.EncodeToString(hb.h.Sum(nil)), Etag: res.Header.Get("ETag")})
+	done, err := a.c.CommitUpload(ctx, &drivev1.CommitUploadRequest{Ticket: begin.GetTicket(), Hash: hex.EncodeToString(hb.h.Sum(nil)), Etag: etag})
 	if err != nil {
 		writeStatus(w, err)
 		return
 	}
 	gateway.WriteJSON(w, http.StatusOK, map[string]any{"file": toJSON(done.GetInfo()), "changed": done.GetChanged()})
+}
+
+// viaProxy says whether the environment routes u through a proxy, which
+// the raw connections below do not speak.
+func viaProxy(u *url.URL) bool {
+	p, err := http.ProxyFromEnvironment(&http.Request{URL: u})
+	return err != nil || p != nil
+}
+
+// dialRaw opens a connection of its own to u's host (TLS for https),
+// closed when ctx ends or by abort, always with a TCP reset.
+func dialRaw(ctx context.Context, u *url.URL) (c net.Conn, abort func(), err error) {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	d := net.Dialer{Timeout: 10 * time.Second}
+	tc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		return nil, nil, err
+	}
+	// Every close is a reset, whoever closes (the end of ctx too: the
+	// client going away cancels it), so no cut body passes for an end.
+	if t, ok := tc.(*net.TCPConn); ok {
+		_ = t.SetLinger(0)
+	}
+	stop := context.AfterFunc(ctx, func() { tc.Close() })
+	abort = func() {
+		stop()
+		tc.Close()
+	}
+	c = tc
+	if u.Scheme == "https" {
+		tlc := tls.Client(tc, &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12})
+		if err := tlc.HandshakeContext(ctx); err != nil {
+			abort()
+			return nil, nil, err
+		}
+		c = tlc
+	}
+	return c, abort, nil
+}
+
+// putRaw sends exactly size bytes of body to the presigned PUT u and
+// returns the answer's status and ETag. It uses a connection of its own so
+// that a body that fails (the client stopped sending) ends in a TCP reset:
+// an S3 server that does not check Content-Length (versitygw stores what
+// it got when the connection is merely closed) cannot take a cut body for
+// a whole one.
+func putRaw(ctx context.Context, u *url.URL, contentType string, size int64, body io.Reader) (int, string, error) {
+	c, abort, err := dialRaw(ctx, u)
+	if err != nil {
+		return 0, "", err
+	}
+	defer abort()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Minute)) // renewed as the body goes
+	h := http.Header{}
+	h.Set("Host", u.Host)
+	h.Set("User-Agent", "botserver-gateway")
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.FormatInt(size, 10))
+	h.Set("Connection", "close")
+	var head bytes.Buffer
+	fmt.Fprintf(&head, "PUT %s HTTP/1.1\r\n", u.RequestURI())
+	_ = h.Write(&head)
+	head.WriteString("\r\n")
+	if _, err := c.Write(head.Bytes()); err != nil {
+		return 0, "", err
+	}
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	for sent := int64(0); sent < size; {
+		n, err := io.ReadFull(body, (*bp)[:min(int64(len(*bp)), size-sent)])
+		if err != nil {
+			return 0, "", err // abort: a reset, not an end
+		}
+		_ = c.SetDeadline(time.Now().Add(2 * time.Minute))
+		if _, err := c.Write((*bp)[:n]); err != nil {
+			return 0, "", err
+		}
+		sent += int64(n)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodPut})
+	if err != nil {
+		return 0, "", err
+	}
+	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10)) //nolint:errcheck // an error's XML, not needed
+	res.Body.Close()
+	return res.StatusCode, res.Header.Get("ETag"), nil
 }
 
 // hashingBody is an upload's body on its way to S3: it hashes what passes,
