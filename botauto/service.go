@@ -86,6 +86,10 @@ func Service() *app.Service {
 			if err := env.AddUnit(scriptEvents(srv, env)); err != nil {
 				return err
 			}
+			if err := env.AddUnit(lifecycle.Periodic{Name: "bot-registrations", Every: 5 * time.Second, Timeout: 30 * time.Second,
+				Run: srv.RetryRegistrations, Log: env.Log}.Unit()); err != nil {
+				return err
+			}
 			if svcs.Drive != nil {
 				return env.AddUnit(driveEvents(srv, env))
 			}

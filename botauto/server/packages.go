@@ -85,6 +85,9 @@ func (s *Server) load(ctx context.Context, org, bot string) (*live, error) {
 		return nil, err
 	}
 	if prev != nil && prev.Version == pkg.Version {
+		// Stored already (an earlier start, or another replica, whose
+		// registration may have failed): make sure botauth knows it too.
+		s.register(ctx, org, bot, pkg.Config)
 		return s.live(ctx, org, bot, prev.Version)
 	}
 	row := store.Bot{Bot: bot, Version: pkg.Version, Config: pkg.Config, Prompt: pkg.Prompt, Scripts: map[string]string{}}
@@ -136,6 +139,7 @@ func failedScripts(pkg *bots.Package) []string {
 func (s *Server) forget(org, bot string) {
 	s.mu.Lock()
 	delete(s.lives, liveKey{org, bot})
+	delete(s.unregistered, liveKey{org, bot})
 	s.mu.Unlock()
 }
 
@@ -282,7 +286,9 @@ func (s *Server) Reload(ctx context.Context, org string) error {
 
 // register makes sure botauth knows the bot: packages deployed to storage
 // are bots of their organisation, public unless config.csv says
-// public,false. A failure is logged; the package stays loaded.
+// public,false. A failure is logged and kept for RetryRegistrations (in a
+// split deployment botauth may start after botauto); the package stays
+// loaded.
 func (s *Server) register(ctx context.Context, org, bot string, config map[string]string) {
 	if s.auth == nil {
 		return
@@ -293,9 +299,28 @@ func (s *Server) register(ctx context.Context, org, bot string, config map[strin
 	}
 	public := !strings.EqualFold(strings.TrimSpace(config["public"]), "false")
 	_, err := s.auth.EnsureBot(authz.ForOrg(ctx, org), &authv1.EnsureBotRequest{OrgId: org, Name: bot, Title: title, Public: public})
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err != nil {
-		s.log.Warn("bot not registered with botauth", "org", org, "bot", bot, "err", err)
+		s.log.Warn("bot not registered with botauth; will retry", "org", org, "bot", bot, "err", err)
+		s.unregistered[liveKey{org, bot}] = config
+		return
 	}
+	delete(s.unregistered, liveKey{org, bot})
+}
+
+// RetryRegistrations registers again the bots botauth did not confirm.
+func (s *Server) RetryRegistrations(ctx context.Context) error {
+	s.mu.Lock()
+	pending := make(map[liveKey]map[string]string, len(s.unregistered))
+	for k, c := range s.unregistered {
+		pending[k] = c
+	}
+	s.mu.Unlock()
+	for k, config := range pending {
+		s.register(ctx, k.org, k.bot, config)
+	}
+	return nil
 }
 
 // FileChanged reloads the bot when one of the files botauto reads changed

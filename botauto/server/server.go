@@ -53,6 +53,9 @@ type Server struct {
 	mu       sync.Mutex
 	lives    map[liveKey]*live
 	programs map[progKey]*vm.Program
+	// unregistered are bots botauth has not confirmed (it was down or
+	// starting): RetryRegistrations tries them again.
+	unregistered map[liveKey]map[string]string
 }
 
 // New returns a Server.
@@ -61,7 +64,8 @@ func New(o Options) *Server {
 		o.Log = slog.Default()
 	}
 	return &Server{store: o.Store, source: o.Source, log: o.Log, http: o.HTTP, limits: o.Limits,
-		services: o.Services, auth: o.Auth, lives: map[liveKey]*live{}, programs: map[progKey]*vm.Program{}}
+		services: o.Services, auth: o.Auth, lives: map[liveKey]*live{}, programs: map[progKey]*vm.Program{},
+		unregistered: map[liveKey]map[string]string{}}
 }
 
 // Policy says who may call each method.

@@ -206,12 +206,15 @@ func run(ctx context.Context, c *config, out io.Writer) error {
 	}
 	st.measuring.Store(true)
 	start := time.Now()
+	// Markers for scripts that sample the server while it is measured.
+	fmt.Fprintln(out, "window: start")
 	select {
 	case <-time.After(c.duration):
 	case <-ctx.Done():
 	}
 	st.measuring.Store(false)
 	elapsed := time.Since(start)
+	fmt.Fprintln(out, "window: end")
 	cancel()
 	wg.Wait()
 	report(out, c, st, elapsed)

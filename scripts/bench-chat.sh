@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# bench-chat.sh — the chat benchmark end to end, on a fresh database:
+# start the server (all-in-one, or the chat services as separate processes),
+# run botbench against it, print its figures and the CPU the server
+# processes and their Postgres backends spent per turn, then stop.
+#
+#   scripts/bench-chat.sh allinone 1000 20s [botbench flags...]
+#   scripts/bench-chat.sh split    1000 20s -think 200ms
+#
+# Needs bin/botserver (allinone) or bin/{botcore,botauth,botchat,botauto,botllm}
+# (split) and bin/botbench (make build botbench), PostgreSQL on
+# BENCH_PG (default postgres://postgres@127.0.0.1:5432) and, for split,
+# NATS with JetStream on NATS_URL (default nats://127.0.0.1:4222).
+# CPU per turn is what the processes used in the measured window divided by
+# the turns in it: a figure that depends less on what else the machine runs
+# than turns/s do.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:?allinone or split}; sessions=${2:-100}; duration=${3:-20s}; shift 3 || true
+pg=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+db=botbench_$$
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+psql -q "$pg/postgres" -c "CREATE DATABASE $db" >/dev/null
+
+common=(DATABASE_URL="$pg/$db?sslmode=disable" RATE_LIMIT=0 BOTS_DIR="$PWD/bots" BOTS_RELOAD_INTERVAL=0
+	LOG_LEVEL=warn DRAIN_DELAY=0s DATA_DIR="$work/data" PUBLIC_ADDR=127.0.0.1:18380)
+case $mode in
+allinone)
+	env "${common[@]}" GRPC_ADDR=127.0.0.1:18390 OPS_ADDR=127.0.0.1:18391 ${BENCH_ENV:-} \
+		bin/botserver --services=core,auth,chat,auto,llm >"$work/botserver.log" 2>&1 &
+	pids+=($!)
+	;;
+split)
+	svcs=(botauth botauto botllm botchat botcore)
+	addrs=""
+	for i in "${!svcs[@]}"; do addrs+="${addrs:+,}${svcs[$i]}=127.0.0.1:$((18400 + i))"; done
+	key=$(head -c32 /dev/urandom | base64)
+	for i in "${!svcs[@]}"; do
+		env "${common[@]}" NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}" SERVICE_ADDRS="$addrs" AUTH_SERVICE_KEY="$key" \
+			GRPC_ADDR=127.0.0.1:$((18400 + i)) OPS_ADDR=127.0.0.1:$((18500 + i)) ${BENCH_ENV:-} \
+			"bin/${svcs[$i]}" >"$work/${svcs[$i]}.log" 2>&1 &
+		pids+=($!)
+	done
+	;;
+*) echo "mode must be allinone or split" >&2; exit 2 ;;
+esac
+
+base=http://127.0.0.1:18380
+for _ in $(seq 150); do
+	# Ready when a visitor session for the sample bot opens (the bot is loaded and registered).
+	code=$(curl -s -o /dev/null -w '%{http_code}' -d '{"bot":"sample"}' "$base/api/v1/sessions" || true)
+	[ "$code" = 201 ] && break
+	sleep 0.2
+done
+[ "$code" = 201 ] || { echo "the server did not come up:"; tail -n 20 "$work"/*.log; exit 1; }
+
+ticks() { # CPU ticks of the server processes and the benchmark database's backends
+	local t=0 p
+	for p in "${pids[@]}" $(psql -At "$pg/postgres" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$db'"); do
+		[ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo "$t"
+}
+hz=$(getconf CLK_TCK)
+bin/botbench -url "$base" -bot sample -sessions "$sessions" -duration "$duration" "$@" >"$work/bench.txt" 2>&1 &
+bench=$!
+# Sample the CPU at botbench's window markers (after its ramp and warm-up).
+mark() { until grep -q "^window: $1" "$work/bench.txt" 2>/dev/null; do kill -0 "$bench" 2>/dev/null || return 1; sleep 0.05; done; }
+mark start || { cat "$work/bench.txt"; exit 1; }
+t0=$(ticks)
+mark end || { cat "$work/bench.txt"; exit 1; }
+t1=$(ticks)
+wait "$bench" || { cat "$work/bench.txt"; exit 1; }
+grep -v '^window:' "$work/bench.txt"
+turns=$(sed -n 's/^turns: *\([0-9]*\) .*/\1/p' "$work/bench.txt")
+cpu_ms=$(( (t1 - t0) * 1000 / hz ))
+echo "mode $mode: CPU in the window ${cpu_ms} ms (server processes + Postgres backends) = $(awk -v c="$cpu_ms" -v t="$turns" 'BEGIN { printf "%.2f", c / t }') ms per turn; load $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
