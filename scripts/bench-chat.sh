@@ -62,12 +62,15 @@ for _ in $(seq 150); do
 done
 [ "$code" = 201 ] || { echo "the server did not come up:"; tail -n 20 "$work"/*.log; exit 1; }
 
-ticks() { # CPU ticks of the server processes and the benchmark database's backends
-	local t=0 p
-	for p in "${pids[@]}" $(psql -At "$pg/postgres" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$db'"); do
-		[ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+ticks() { # CPU ticks of the server processes, then of the benchmark database's backends
+	local s=0 p=0 pid
+	for pid in "${pids[@]}"; do
+		[ -r "/proc/$pid/stat" ] && s=$((s + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
 	done
-	echo "$t"
+	for pid in $(psql -At "$pg/postgres" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$db'"); do
+		[ -r "/proc/$pid/stat" ] && p=$((p + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+	done
+	echo "$s $p"
 }
 hz=$(getconf CLK_TCK)
 bin/botbench -url "$base" -bot sample -sessions "$sessions" -duration "$duration" "$@" >"$work/bench.txt" 2>&1 &
@@ -75,11 +78,11 @@ bench=$!
 # Sample the CPU at botbench's window markers (after its ramp and warm-up).
 mark() { until grep -q "^window: $1" "$work/bench.txt" 2>/dev/null; do kill -0 "$bench" 2>/dev/null || return 1; sleep 0.05; done; }
 mark start || { cat "$work/bench.txt"; exit 1; }
-t0=$(ticks)
+read -r s0 p0 < <(ticks)
 mark end || { cat "$work/bench.txt"; exit 1; }
-t1=$(ticks)
+read -r s1 p1 < <(ticks)
 wait "$bench" || { cat "$work/bench.txt"; exit 1; }
 grep -v '^window:' "$work/bench.txt"
 turns=$(sed -n 's/^turns: *\([0-9]*\) .*/\1/p' "$work/bench.txt")
-cpu_ms=$(( (t1 - t0) * 1000 / hz ))
-echo "mode $mode: CPU in the window ${cpu_ms} ms (server processes + Postgres backends) = $(awk -v c="$cpu_ms" -v t="$turns" 'BEGIN { printf "%.2f", c / t }') ms per turn; load $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
+per_turn() { awk -v c="$1" -v t="$turns" -v hz="$hz" 'BEGIN { printf "%.2f", c * 1000 / hz / t }'; }
+echo "mode $mode: CPU per turn $(per_turn $((s1 - s0 + p1 - p0))) ms = server processes $(per_turn $((s1 - s0))) + Postgres $(per_turn $((p1 - p0))); load $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -451,82 +452,93 @@ type Continued struct {
 // FinishTurn stores a turn's outputs and script state and marks its message
 // done, if token still holds the lease, and moves on to the next message.
 //
-// Without a hand-off it is one round trip: one pipeline (an implicit
-// transaction) whose every statement holds only while token holds the
-// lease, so a lost lease changes nothing and reads back as ErrLeaseLost.
+// Without a hand-off it is one round trip of two statements, as one
+// pipeline (an implicit transaction): the first updates the conversation
+// under its row lock if token holds the lease; the second, with a snapshot
+// taken under that lock (so a message accepted meanwhile is seen), stores
+// the outputs, marks the message done, finds the next pending one and gives
+// the lease up when there is none. Every part holds only while token holds
+// the lease, so a lost lease changes nothing and reads back as ErrLeaseLost.
 func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Duration, f *Finish) (*Continued, error) {
 	if f.Transfer != nil {
 		return s.finishWithHandoff(ctx, org, token, ttl, f)
 	}
 	c := f.Conv
+	n := len(f.Outputs)
+	out := outputColumns{}
+	for i, m := range f.Outputs {
+		if m.ID == "" {
+			m.ID = uuid.Must(uuid.NewV7()).String()
+		}
+		m.ConversationID = c.ID
+		m.Position = f.InboundSeq*1000 + int64(min(i+1, 999))
+		out.add(m)
+	}
 	cont := &Continued{}
-	n := int64(len(f.Outputs))
-	const held = `EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid)`
 	err := pg.InOrgBatch(ctx, s.db, org, func(b *pgx.Batch) {
 		b.Queue(`UPDATE chat.conversations SET next_seq = next_seq + $3, lease_until = now() + $4::interval, updated_at = now(),
 				kbs = $5, tools = $6, contexts = $7, switchers = $8, suggestions = $9, active_switchers = $10, script_user = $11
-			WHERE id = $1 AND lease_token = $2 RETURNING next_seq`,
+			WHERE id = $1 AND lease_token = $2 RETURNING `+convColumns,
 			c.ID, token, n, ttl, nonNil(c.KBs), nonNil(c.Tools), nonNilMap(c.Contexts), nonNil(c.Switchers),
 			nonNil(c.Suggestions), nonNil(c.ActiveSwitchers), c.ScriptUser)
-		for i, m := range f.Outputs {
-			if m.ID == "" {
-				m.ID = uuid.Must(uuid.NewV7()).String()
-			}
-			m.ConversationID = c.ID
-			m.Position = f.InboundSeq*1000 + int64(min(i+1, 999))
-			// The i-th output takes the i-th of the n seqs the update reserved.
-			b.Queue(`INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, reply_to, tokens,
+		// The i-th output takes the i-th of the n seqs the update reserved.
+		b.Queue(`WITH c AS (
+				SELECT org_id, next_seq FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid
+			), ins AS (
+				INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, reply_to, tokens,
 					latency_ms, model, suggestions, switchers, chunks, cancelled)
-				SELECT org_id, id, next_seq - $3::bigint, $4::bigint, $5::uuid, $6::text, $7::int, $8::text, $9::uuid, $10::int,
-					$11::int, $12::text, $13::jsonb, $14::jsonb, $15::int[], $16::bool
-				FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid RETURNING seq`,
-				c.ID, token, n-1-int64(i), m.Position, m.ID, m.Role, m.Type, m.Content, nullable(m.ReplyTo), m.Tokens,
-				m.LatencyMS, m.Model, nilIfEmpty(m.Suggestions), nilIfEmpty(m.Switchers), m.Chunks, m.Cancelled)
-		}
-		if f.Inbound != "" {
-			b.Queue(`UPDATE chat.messages SET status = 'done' WHERE conversation_id = $1 AND id = $3 AND `+held, c.ID, token, f.Inbound)
-		}
-		b.Queue(`SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND status = 'pending' AND `+held+`
+				SELECT c.org_id, $1, c.next_seq - $4::bigint + o.i, o.position, o.id, o.role, o.type, o.content, o.reply_to, o.tokens,
+					o.latency, o.model, o.suggestions::jsonb, o.switchers::jsonb, o.chunks::int[], o.cancelled
+				FROM c, unnest($5::uuid[], $6::bigint[], $7::text[], $8::int[], $9::text[], $10::uuid[], $11::int[], $12::int[],
+					$13::text[], $14::text[], $15::text[], $16::text[], $17::bool[]) WITH ORDINALITY
+					AS o(id, position, role, type, content, reply_to, tokens, latency, model, suggestions, switchers, chunks, cancelled, i)
+				RETURNING 1
+			), done AS (
+				UPDATE chat.messages SET status = 'done' WHERE conversation_id = $1 AND id = $3::uuid AND EXISTS (SELECT 1 FROM c) RETURNING 1
+			), nxt AS (
+				SELECT seq FROM chat.messages WHERE conversation_id = $1 AND status = 'pending' AND id IS DISTINCT FROM $3::uuid
+					AND EXISTS (SELECT 1 FROM c) ORDER BY seq LIMIT 1
+			), rel AS (
+				UPDATE chat.conversations SET lease_token = NULL, lease_until = NULL
+				WHERE id = $1 AND lease_token = $2::uuid AND NOT EXISTS (SELECT 1 FROM nxt) RETURNING 1
+			)
+			SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM rel), (SELECT seq FROM nxt)`,
+			c.ID, token, nullable(f.Inbound), n, out.ids, out.positions, out.roles, out.types, out.contents, out.replyTo,
+			out.tokens, out.latency, out.models, out.suggestions, out.switchers, out.chunks, out.cancelled)
+		// The next message, if any, with a snapshot that sees the ones above.
+		b.Queue(`SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND status = 'pending'
+				AND EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid)
 			ORDER BY seq LIMIT 1`, c.ID, token)
-		// Nothing left: give the lease up under the row lock the update took.
-		b.Queue(`UPDATE chat.conversations SET lease_token = NULL, lease_until = NULL WHERE id = $1 AND lease_token = $2::uuid
-			AND NOT EXISTS (SELECT 1 FROM chat.messages WHERE conversation_id = $1 AND status = 'pending')`, c.ID, token)
-		b.Queue(`SELECT `+convColumns+` FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid`, c.ID, token)
 	}, func(r pgx.BatchResults) error {
-		var next int64
-		if err := r.QueryRow().Scan(&next); errors.Is(err, pgx.ErrNoRows) {
+		conv, err := scanConv(r.QueryRow())
+		if errors.Is(err, ErrNotFound) {
 			return ErrLeaseLost
-		} else if err != nil {
+		}
+		if err != nil {
 			return err
 		}
-		for _, m := range f.Outputs {
-			if err := r.QueryRow().Scan(&m.Seq); err != nil {
-				return err
-			}
+		for i, m := range f.Outputs {
+			m.Seq = conv.NextSeq - int64(n) + int64(i) + 1
 		}
-		if f.Inbound != "" {
-			if _, err := r.Exec(); err != nil {
-				return err
-			}
+		var inserted, released int
+		var next *int64
+		if err := r.QueryRow().Scan(&inserted, &released, &next); err != nil {
+			return err
 		}
-		var err error
+		if inserted != n {
+			return fmt.Errorf("finish turn: %d of %d answers stored", inserted, n)
+		}
+		cont.Released = released == 1
 		if cont.Next, err = scanMsg(r.QueryRow()); errors.Is(err, ErrNotFound) {
 			cont.Next = nil
 		} else if err != nil {
 			return err
 		}
-		tag, err := r.Exec()
-		if err != nil {
-			return err
+		if cont.Released == (next != nil) || (cont.Next == nil) != cont.Released || cont.Next != nil && cont.Next.Seq != *next {
+			return fmt.Errorf("finish turn: inconsistent outcome (released %v, next %v)", cont.Released, next)
 		}
-		cont.Released = tag.RowsAffected() == 1
-		if cont.Conv, err = scanConv(r.QueryRow()); errors.Is(err, ErrNotFound) {
-			cont.Conv = nil
-		} else if err != nil {
-			return err
-		}
-		if cont.Released == (cont.Next != nil) || !cont.Released && cont.Conv == nil {
-			return fmt.Errorf("finish turn: inconsistent outcome (released %v, next %v)", cont.Released, cont.Next != nil)
+		if !cont.Released {
+			cont.Conv = conv
 		}
 		return nil
 	})
@@ -534,6 +546,58 @@ func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Dura
 		return nil, err
 	}
 	return cont, nil
+}
+
+// outputColumns are a turn's answers as one array per column, for a
+// single INSERT ... SELECT FROM unnest.
+type outputColumns struct {
+	ids, roles, contents, models            []string
+	positions                               []int64
+	types, tokens, latency                  []int32
+	replyTo, suggestions, switchers, chunks []*string
+	cancelled                               []bool
+}
+
+func (o *outputColumns) add(m *Message) {
+	o.ids = append(o.ids, m.ID)
+	o.positions = append(o.positions, m.Position)
+	o.roles = append(o.roles, m.Role)
+	o.types = append(o.types, int32(m.Type))
+	o.contents = append(o.contents, m.Content)
+	o.replyTo = append(o.replyTo, nullable(m.ReplyTo))
+	o.tokens = append(o.tokens, int32(m.Tokens))
+	o.latency = append(o.latency, int32(m.LatencyMS))
+	o.models = append(o.models, m.Model)
+	o.suggestions = append(o.suggestions, jsonOrNull(m.Suggestions))
+	o.switchers = append(o.switchers, jsonOrNull(m.Switchers))
+	o.chunks = append(o.chunks, intArray(m.Chunks))
+	o.cancelled = append(o.cancelled, m.Cancelled)
+}
+
+// jsonOrNull is v as JSON, or NULL when empty (as nilIfEmpty stores it).
+func jsonOrNull[T any](v []T) *string {
+	if len(v) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(v)
+	s := string(b)
+	return &s
+}
+
+// intArray is v as a Postgres array literal, or NULL for nil.
+func intArray(v []int32) *string {
+	if v == nil {
+		return nil
+	}
+	b := []byte{'{'}
+	for i, n := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
+	s := string(append(b, '}'))
+	return &s
 }
 
 // finishWithHandoff is FinishTurn for a turn that asked for a human: the
