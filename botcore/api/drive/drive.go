@@ -624,8 +624,14 @@ func (a *api) uploadDirect(w http.ResponseWriter, r *http.Request, hdr *drivev1.
 		a.uploadStream(w, r, hdr, body) // putRaw cannot reach it
 		return
 	}
+	c, abort, err := dialRaw(r.Context(), u)
+	if err != nil {
+		a.uploadStream(w, r, hdr, body) // S3 is not reachable from here: through botdrive
+		return
+	}
+	defer abort()
 	hb := &hashingBody{r: body, h: sha256.New(), left: hdr.GetSize()}
-	code, etag, err := putRaw(r.Context(), u, begin.GetContentType(), hdr.GetSize(), hb)
+	code, etag, err := putRaw(c, u, begin.GetContentType(), hdr.GetSize(), hb)
 	switch {
 	case hb.err != nil: // the client's body failed; the PUT was aborted, nothing is stored
 		bodyError(w, hb.err)
@@ -686,18 +692,14 @@ func dialRaw(ctx context.Context, u *url.URL) (c net.Conn, abort func(), err err
 	return c, abort, nil
 }
 
-// putRaw sends exactly size bytes of body to the presigned PUT u and
-// returns the answer's status and ETag. It uses a connection of its own so
-// that a body that fails (the client stopped sending) ends in a TCP reset:
+// putRaw sends exactly size bytes of body to the presigned PUT u on c
+// (from dialRaw, which the caller aborts) and returns the answer's status
+// and ETag. The connection is its own so that a body that fails (the
+// client stopped sending) ends in a TCP reset:
 // an S3 server that does not check Content-Length (versitygw stores what
 // it got when the connection is merely closed) cannot take a cut body for
 // a whole one.
-func putRaw(ctx context.Context, u *url.URL, contentType string, size int64, body io.Reader) (int, string, error) {
-	c, abort, err := dialRaw(ctx, u)
-	if err != nil {
-		return 0, "", err
-	}
-	defer abort()
+func putRaw(c net.Conn, u *url.URL, contentType string, size int64, body io.Reader) (int, string, error) {
 	_ = c.SetDeadline(time.Now().Add(10 * time.Minute)) // renewed as the body goes
 	h := http.Header{}
 	h.Set("Host", u.Host)
