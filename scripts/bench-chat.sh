@@ -35,7 +35,7 @@ common=(DATABASE_URL="$pg/$db?sslmode=disable" RATE_LIMIT=0 BOTS_DIR="$PWD/bots"
 case $mode in
 allinone)
 	env "${common[@]}" GRPC_ADDR=127.0.0.1:18390 OPS_ADDR=127.0.0.1:18391 ${BENCH_ENV:-} \
-		bin/botserver --services=core,auth,chat,auto,llm >"$work/botserver.log" 2>&1 &
+		"${BOTSERVER:-bin/botserver}" --services=core,auth,chat,auto,llm >"$work/botserver.log" 2>&1 &
 	pids+=($!)
 	;;
 split)

@@ -136,14 +136,14 @@ func (s *HandoffSub) Next(ctx context.Context) (*chatv1.Conversation, error) {
 func (s *Sub) Close() { _ = s.sub.Unsubscribe() }
 
 // Serve answers control requests for a conversation until the returned
-// function is called.
+// function is called. It does not wait for the server to confirm (a round
+// trip per turn): the subscription and the turn's frames leave on the same
+// connection, which the server reads in order, so by the time any frame of
+// the turn is out the server answers for it. A snapshot asked before that
+// finds no responder and rightly no frame to miss.
 func (h *Hub) Serve(conv string, fn func(req string) []byte) (func(), error) {
 	sub, err := h.nc.Subscribe(ctlSubject(conv), func(m *nats.Msg) { _ = m.Respond(fn(string(m.Data))) })
 	if err != nil {
-		return nil, err
-	}
-	if err := h.nc.Flush(); err != nil {
-		_ = sub.Unsubscribe()
 		return nil, err
 	}
 	return func() { _ = sub.Unsubscribe() }, nil
