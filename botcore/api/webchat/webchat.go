@@ -57,8 +57,9 @@ func Register(gw *gateway.Gateway, cc grpc.ClientConnInterface) {
 }
 
 type cached struct {
-	t   Theme
-	exp time.Time
+	t       Theme
+	private bool
+	exp     time.Time
 }
 
 type api struct {
@@ -91,6 +92,9 @@ func (a *api) lookup(ctx context.Context, bot string) (Theme, error) {
 	c, ok := a.cache[bot]
 	a.mu.Unlock()
 	if ok && now.Before(c.exp) {
+		if c.private {
+			return Theme{}, errPrivate
+		}
 		return c.t, nil
 	}
 	ctx, cancel := context.WithTimeout(authz.ForOrg(ctx, authz.DefaultOrgID), 5*time.Second)
@@ -99,14 +103,28 @@ func (a *api) lookup(ctx context.Context, bot string) (Theme, error) {
 	if err != nil {
 		return Theme{}, err
 	}
-	t := FromConfig(bot, resp.GetBot().GetConfig())
+	cfg := resp.GetBot().GetConfig()
+	t, private := FromConfig(bot, cfg), !Public(cfg)
 	a.mu.Lock()
 	if len(a.cache) > 10000 { // only loaded bots get here; bound it anyway
 		clear(a.cache)
 	}
-	a.cache[bot] = cached{t: t, exp: now.Add(cacheFor)}
+	a.cache[bot] = cached{t: t, private: private, exp: now.Add(cacheFor)}
 	a.mu.Unlock()
+	if private {
+		return Theme{}, errPrivate
+	}
 	return t, nil
+}
+
+// errPrivate answers for a bot visitors may not open as for one that does
+// not exist: its look is not public either.
+var errPrivate = status.Error(codes.NotFound, "no such bot")
+
+// Public reports whether visitors may talk to the bot: unless config.csv
+// says public,false (the rule botauto registers bots with).
+func Public(cfg map[string]string) bool {
+	return !strings.EqualFold(strings.TrimSpace(cfg["public"]), "false")
 }
 
 // FromConfig picks the theme keys of a bot's config.csv, dropping values
