@@ -107,12 +107,55 @@ type turn struct {
 	res  *Result
 	// hear are the options of a HEAR menu: buttons under the last message.
 	hear []store.Suggestion
+	typing *typing
+}
+
+// TypingDelay is how long a turn runs before its client is told the bot is
+// typing: a script answers well within it, and a frame per instant answer
+// would only make the indicator flicker. An LLM answer says so at once.
+const TypingDelay = 300 * time.Millisecond
+
+// typing is the Emitter of one turn: it emits the typing frame once, when
+// the turn has been quiet for TypingDelay or the LLM starts.
+type typing struct {
+	mu    sync.Mutex
+	inner Emitter
+	quiet bool // nothing emitted yet
+	timer *time.Timer
+}
+
+func (e *typing) Emit(f *chatv1.Frame) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.quiet = false
+	e.inner.Emit(f)
+}
+
+// now emits typing unless the turn has emitted something already.
+func (e *typing) now() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.quiet {
+		e.quiet = false
+		e.inner.Emit(&chatv1.Frame{Type: "typing"})
+	}
+}
+
+// stop ends the turn's typing: a timer firing meanwhile emits nothing.
+func (e *typing) stop() {
+	e.timer.Stop()
+	e.mu.Lock()
+	e.quiet = false
+	e.mu.Unlock()
 }
 
 // Run runs the turn for in.Msg. Failures are reported to the client as
 // error frames; Run itself only fails when nothing can be stored.
 func (p *Pipeline) Run(ctx context.Context, in *Input, emit Emitter) *Result {
-	t := &turn{p: p, in: in, emit: emit, res: &Result{}}
+	ty := &typing{inner: emit, quiet: true}
+	ty.timer = time.AfterFunc(TypingDelay, ty.now)
+	defer ty.stop()
+	t := &turn{p: p, in: in, emit: ty, res: &Result{}, typing: ty}
 	m := in.Msg
 	var active []string
 	if m.Type == int(chatv1.MessageType_MESSAGE_TYPE_USER) || m.Type == int(chatv1.MessageType_MESSAGE_TYPE_SWITCHER) {
@@ -128,7 +171,6 @@ func (p *Pipeline) Run(ctx context.Context, in *Input, emit Emitter) *Result {
 		t.error("unavailable", "botauto is not deployed: no script or LLM answer can run")
 		return t.res
 	}
-	emit.Emit(&chatv1.Frame{Type: "typing"})
 	switch m.Type {
 	case store.TypeOpen:
 		t.script(ctx, "", "", "")
@@ -459,6 +501,7 @@ func (t *turn) tools(ctx context.Context) ([]*llmv1.Tool, error) {
 
 // answer streams an LLM answer to query.
 func (t *turn) answer(ctx context.Context, query string) {
+	t.typing.now()
 	c := t.in.Conv
 	if t.p.c.LLM == nil {
 		t.error("unavailable", "no LLM service is deployed (botllm), so only scripts can answer")
