@@ -106,7 +106,7 @@ type turn struct {
 	emit Emitter
 	res  *Result
 	// hear are the options of a HEAR menu: buttons under the last message.
-	hear []store.Suggestion
+	hear   []store.Suggestion
 	typing *typing
 }
 
