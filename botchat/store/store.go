@@ -476,11 +476,14 @@ func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Dura
 	}
 	cont := &Continued{}
 	err := pg.InOrgBatch(ctx, s.db, org, func(b *pgx.Batch) {
+		// The script state goes as JSON text: pgx plans the encoding of
+		// structs and maps anew on every call, strings it does not.
 		b.Queue(`UPDATE chat.conversations SET next_seq = next_seq + $3, lease_until = now() + $4::interval, updated_at = now(),
-				kbs = $5, tools = $6, contexts = $7, switchers = $8, suggestions = $9, active_switchers = $10, script_user = $11
+				kbs = $5::jsonb, tools = $6::jsonb, contexts = $7::jsonb, switchers = $8::jsonb, suggestions = $9::jsonb,
+				active_switchers = $10::jsonb, script_user = $11
 			WHERE id = $1 AND lease_token = $2 RETURNING `+convColumns,
-			c.ID, token, n, ttl, nonNil(c.KBs), nonNil(c.Tools), nonNilMap(c.Contexts), nonNil(c.Switchers),
-			nonNil(c.Suggestions), nonNil(c.ActiveSwitchers), c.ScriptUser)
+			c.ID, token, n, ttl, jsonText(nonNil(c.KBs)), jsonText(nonNil(c.Tools)), jsonText(nonNilMap(c.Contexts)),
+			jsonText(nonNil(c.Switchers)), jsonText(nonNil(c.Suggestions)), jsonText(nonNil(c.ActiveSwitchers)), c.ScriptUser)
 		// The i-th output takes the i-th of the n seqs the update reserved.
 		b.Queue(`WITH c AS (
 				SELECT org_id, next_seq FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid
@@ -572,6 +575,11 @@ func (o *outputColumns) add(m *Message) {
 	o.switchers = append(o.switchers, jsonOrNull(m.Switchers))
 	o.chunks = append(o.chunks, intArray(m.Chunks))
 	o.cancelled = append(o.cancelled, m.Cancelled)
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // jsonOrNull is v as JSON, or NULL when empty (as nilIfEmpty stores it).
