@@ -181,7 +181,7 @@ func TestServer(t *testing.T) {
 		var n int
 		err := pg.InOrg(ctx, pool, asOrg, func(tx pgx.Tx) error {
 			return tx.QueryRow(ctx, `SELECT count(*) FROM kb.text_candidates(
-				(SELECT array_agg(id) FROM kb.collections), 'refund', 'refund', 10, 100)`).Scan(&n)
+				(SELECT array_agg(id) FROM kb.collections), 'refund', 10, 100, 100)`).Scan(&n)
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -197,7 +197,7 @@ func TestServer(t *testing.T) {
 	}
 	err = pg.InOrg(ctx, pool, other, func(tx pgx.Tx) error {
 		var n int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM kb.text_candidates($1::uuid[], 'refund', 'refund', 10, 100)`, allColls).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM kb.text_candidates($1::uuid[], 'refund', 10, 100, 100)`, allColls).Scan(&n); err != nil {
 			return err
 		}
 		if n != 0 {
@@ -208,7 +208,7 @@ func TestServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, `SELECT * FROM kb.text_candidates('{}', 'refund', 'refund', 10, 100)`); err == nil {
+	if _, err := pool.Exec(ctx, `SELECT * FROM kb.text_candidates('{}', 'refund', 10, 100, 100)`); err == nil {
 		t.Fatal("text_candidates ran without an org set")
 	}
 

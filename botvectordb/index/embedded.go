@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -217,23 +218,15 @@ func (e *Embedded) Search(ctx context.Context, cs []Collection, vector []float32
 		ids[i] = c.ID
 	}
 	versions := map[string]int64{}
-	err := pg.InOrg(ctx, e.pool, org, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id::text, vec_version FROM kb.collections WHERE id = ANY($1::uuid[])`, ids)
-		if err != nil {
-			return err
+	known := true
+	for _, c := range cs {
+		known = known && c.VecVersion > 0
+		versions[c.ID] = c.VecVersion
+	}
+	if !known {
+		if err := e.versions(ctx, org, ids, versions); err != nil {
+			return nil, err
 		}
-		for rows.Next() {
-			var id string
-			var v int64
-			if err := rows.Scan(&id, &v); err != nil {
-				return err
-			}
-			versions[id] = v
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, err
 	}
 	var hits []Hit
 	for _, c := range cs {
@@ -255,7 +248,7 @@ func (e *Embedded) Search(ctx context.Context, cs []Collection, vector []float32
 				}
 			}()
 		}
-		h, err := m.search(vector, limit)
+		h, err := m.search(org, vector, limit)
 		if err != nil {
 			return nil, fmt.Errorf("knowledge base %s: %w", c.Name, err)
 		}
@@ -269,6 +262,26 @@ func (e *Embedded) Search(ctx context.Context, cs []Collection, vector []float32
 		hits = hits[:limit]
 	}
 	return hits, nil
+}
+
+// versions reads the vector versions of collections ids visible in org.
+func (e *Embedded) versions(ctx context.Context, org string, ids []string, versions map[string]int64) error {
+	clear(versions)
+	return pg.InOrg(ctx, e.pool, org, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id::text, vec_version FROM kb.collections WHERE id = ANY($1::uuid[])`, ids)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			var v int64
+			if err := rows.Scan(&id, &v); err != nil {
+				return err
+			}
+			versions[id] = v
+		}
+		return rows.Err()
+	})
 }
 
 // Refresh brings the in-memory index of c up to date with Postgres now
@@ -341,6 +354,7 @@ type memIndex struct {
 
 	mu      sync.RWMutex
 	loaded  bool
+	org     string // the org the collection's row was read in ("" until then)
 	version int64
 	dim     int
 	keys    []string
@@ -388,12 +402,46 @@ func (m *memIndex) apply(adds []Point, removes []string, v int64) {
 	m.loadMu.Lock()
 	defer m.loadMu.Unlock()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if !m.loaded {
+		m.mu.Unlock()
 		return // loaded from Postgres on first use, writes included
 	}
 	m.remove(removes)
+	g, first := m.graph, len(m.keys)
+	m.graph = nil // add must not link: that is done below, node by node
 	m.add(adds)
+	m.graph = g
+	last := len(m.keys)
+	m.mu.Unlock()
+	// Link the new nodes into the graph one at a time, finding each one's
+	// neighbours under the read lock (alongside searches) and holding the
+	// write lock only to link it. Until then a new node is found by exact
+	// scan only if there is no graph; Upsert returns once all are linked.
+	for i := first; g != nil && i < last; i++ {
+		m.mu.RLock()
+		if m.graph != g {
+			// A build swapped in a new graph (with other ids), made from
+			// a snapshot that had these nodes or a log that replays them.
+			m.mu.RUnlock()
+			break
+		}
+		vec, dead := m.vecs[i], m.dead[i]
+		var p insertPlan
+		if !dead {
+			p = g.plan(vec)
+		}
+		m.mu.RUnlock()
+		if dead {
+			continue
+		}
+		m.mu.Lock()
+		if m.graph == g {
+			g.link(uint32(i), vec, p)
+		}
+		m.mu.Unlock()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.version == v-1 {
 		m.version = v
 	}
@@ -530,6 +578,10 @@ func (m *memIndex) build(gen uint64, keys []string, vecs [][]float32) {
 			return // reset or dropped: whoever did it closed buildDone
 		}
 		g.insert(uint32(i), v)
+		// Let searches in: with two Ps, one marking for the GC and this
+		// loop on the other, a search would otherwise wait for
+		// preemption (10 ms slices) again and again.
+		runtime.Gosched()
 	}
 	byChunk := make(map[string]uint32, len(keys))
 	for i, k := range keys {
@@ -574,10 +626,12 @@ func (m *memIndex) wait(ctx context.Context) error {
 	}
 }
 
-func (m *memIndex) search(q []float32, limit int) ([]Hit, error) {
+// search finds the nearest vectors, for a search in org: an index whose
+// collection was not read in that org has nothing for it.
+func (m *memIndex) search(org string, q []float32, limit int) ([]Hit, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if m.live == 0 {
+	if m.live == 0 || m.org != org {
 		return nil, nil
 	}
 	if len(q) != m.dim {
@@ -643,6 +697,7 @@ func (m *memIndex) refresh(ctx context.Context, pool *pgxpool.Pool, c Collection
 	defer m.loadMu.Unlock()
 	var version int64
 	var present []string
+	var found bool
 	fetched := map[string][]float32{}
 	m.mu.RLock()
 	loaded := m.loaded
@@ -656,6 +711,7 @@ func (m *memIndex) refresh(ctx context.Context, pool *pgxpool.Pool, c Collection
 			}
 			return err
 		}
+		found = true
 		var missing []string
 		if loaded {
 			rows, err := tx.Query(ctx, `SELECT chunk_id::text FROM kb.embeddings WHERE collection_id = $1`, c.ID)
@@ -700,8 +756,14 @@ func (m *memIndex) refresh(ctx context.Context, pool *pgxpool.Pool, c Collection
 	if err != nil {
 		return err
 	}
+	if !found {
+		// Not a collection of this org (or not any more): leave the index
+		// as it is; Search skips collections the org cannot see.
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.org = c.OrgID
 	if !loaded {
 		present = make([]string, 0, len(fetched))
 		for id := range fetched {

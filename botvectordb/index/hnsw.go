@@ -33,30 +33,55 @@ func newGraph(m, efBuild int) *graph {
 func (g *graph) dist(q []float32, id uint32) float32 { return 1 - dot(q, g.vecs[id]) }
 
 // insert links node id, of vector v, into the graph.
-func (g *graph) insert(id uint32, v []float32) {
+func (g *graph) insert(id uint32, v []float32) { g.link(id, v, g.plan(v)) }
+
+// insertPlan is where a new node goes: its level, and its neighbours at
+// each level it shares with the graph.
+type insertPlan struct {
+	level int
+	nbs   [][]cand // by level
+}
+
+// plan finds a new node's neighbours. It only reads the graph, so it may
+// run alongside searches (under the owner's read lock); the link that
+// follows must see the graph as plan saw it (one inserter at a time).
+func (g *graph) plan(v []float32) insertPlan {
+	p := insertPlan{level: int(-math.Log(1-g.rng.Float64()) * g.ml)}
+	if g.empty {
+		return p
+	}
+	ep := []cand{{g.entry, g.dist(v, g.entry)}}
+	for l := g.maxLevel; l > p.level; l-- {
+		ep = g.searchLayer(v, ep, 1, l)
+	}
+	top := min(p.level, g.maxLevel)
+	p.nbs = make([][]cand, top+1)
+	for l := top; l >= 0; l-- {
+		w := g.searchLayer(v, ep, g.efBuild, l)
+		p.nbs[l] = g.selectNeighbours(w, g.m)
+		ep = w
+	}
+	return p
+}
+
+// link adds node id as planned: its links, and the reverse links (under
+// the owner's write lock).
+func (g *graph) link(id uint32, v []float32, p insertPlan) {
 	for int(id) >= len(g.links) {
 		g.links = append(g.links, nil)
 		g.vecs = append(g.vecs, nil)
 	}
 	g.vecs[id] = v
-	level := int(-math.Log(1-g.rng.Float64()) * g.ml)
-	g.links[id] = make([][]uint32, level+1)
+	g.links[id] = make([][]uint32, p.level+1)
 	if g.empty {
-		g.entry, g.maxLevel, g.empty = id, level, false
+		g.entry, g.maxLevel, g.empty = id, p.level, false
 		return
 	}
-	q := v
-	ep := []cand{{g.entry, g.dist(q, g.entry)}}
-	for l := g.maxLevel; l > level; l-- {
-		ep = g.searchLayer(q, ep, 1, l)
-	}
-	for l := min(level, g.maxLevel); l >= 0; l-- {
-		w := g.searchLayer(q, ep, g.efBuild, l)
+	for l, nb := range p.nbs {
 		maxLinks := g.m
 		if l == 0 {
 			maxLinks = g.m0
 		}
-		nb := g.selectNeighbours(w, g.m)
 		g.links[id][l] = ids(nb)
 		for _, n := range nb {
 			ln := append(g.links[n.id][l], id)
@@ -76,10 +101,9 @@ func (g *graph) insert(id uint32, v []float32) {
 			}
 			g.links[n.id][l] = ln
 		}
-		ep = w
 	}
-	if level > g.maxLevel {
-		g.entry, g.maxLevel = id, level
+	if p.level > g.maxLevel {
+		g.entry, g.maxLevel = id, p.level
 	}
 }
 

@@ -74,7 +74,7 @@ func recallAt10(m *memIndex, queries [][]float32) float64 {
 	found, total := 0, 0
 	for _, q := range queries {
 		exact := m.exact(q, 10)
-		got, _ := m.search(q, 10)
+		got, _ := m.search("o", q, 10)
 		in := map[string]bool{}
 		for _, h := range got {
 			in[h.ChunkID] = true
@@ -90,7 +90,7 @@ func recallAt10(m *memIndex, queries [][]float32) float64 {
 }
 
 func newTestIndex() *memIndex {
-	return &memIndex{opt: EmbeddedOptions{M: 16, EfBuild: 100, EfSearch: 64, ExactBelow: 1, Log: slog.Default()}, byChunk: map[string]uint32{}}
+	return &memIndex{opt: EmbeddedOptions{M: 16, EfBuild: 100, EfSearch: 64, ExactBelow: 1, Log: slog.Default()}, byChunk: map[string]uint32{}, org: "o"}
 }
 
 // buildNow builds the graph and waits for it.
@@ -121,7 +121,7 @@ func TestBackgroundBuild(t *testing.T) {
 	}
 	m.add([]Point{{ChunkID: "500", Vector: extra[0]}})
 	m.mu.Unlock()
-	if h, _ := m.search(vecs[200], 1); len(h) != 1 || h[0].ChunkID != "200" {
+	if h, _ := m.search("o", vecs[200], 1); len(h) != 1 || h[0].ChunkID != "200" {
 		t.Fatalf("search during build: %v", h)
 	}
 	if err := m.wait(context.Background()); err != nil {
@@ -134,17 +134,65 @@ func TestBackgroundBuild(t *testing.T) {
 		t.Fatalf("after build: graph %v, building %v, live %d, dead %d", g != nil, building, live, ndead)
 	}
 	for i := 0; i < 100; i += 7 {
-		if h, _ := m.search(vecs[i], 1); len(h) == 1 && h[0].ChunkID == fmt.Sprint(i) {
+		if h, _ := m.search("o", vecs[i], 1); len(h) == 1 && h[0].ChunkID == fmt.Sprint(i) {
 			t.Fatalf("removed chunk %d still found", i)
 		}
 	}
 	for i, v := range extra {
-		h, _ := m.search(v, 2)
+		h, _ := m.search("o", v, 2)
 		if len(h) == 0 || (h[0].ChunkID != fmt.Sprint("x", i) && !(i == 0 && h[0].ChunkID == "500")) {
 			t.Fatalf("added chunk x%d not found: %v", i, h)
 		}
 	}
 	if m.lastBuild <= 0 {
 		t.Fatal("build time not recorded")
+	}
+}
+
+// TestApplyLinksAlongsideSearches: writes into an index with a graph link
+// node by node while searches run, and every new node is then found.
+func TestApplyLinksAlongsideSearches(t *testing.T) {
+	vecs := testVectors(t, 2500, 1)
+	extra := testVectors(t, 300, 5)
+	m := newTestIndex()
+	m.loaded = true
+	for i, v := range vecs {
+		m.add([]Point{{ChunkID: fmt.Sprint(i), Vector: v}})
+	}
+	m.buildNow()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := m.search("o", vecs[i%len(vecs)], 5); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var adds []Point
+	for i, v := range extra {
+		adds = append(adds, Point{ChunkID: fmt.Sprint("x", i), Vector: v})
+	}
+	m.apply(adds, []string{"1", "2"}, 1)
+	close(stop)
+	<-done
+	if m.graph == nil || m.version != 1 || m.live != 2500-2+300 {
+		t.Fatalf("graph %v, version %d, live %d", m.graph != nil, m.version, m.live)
+	}
+	missed := 0
+	for i, v := range extra {
+		if h, _ := m.search("o", v, 1); len(h) == 0 || h[0].ChunkID != fmt.Sprint("x", i) {
+			missed++
+		}
+	}
+	if missed > 3 {
+		t.Fatalf("%d of %d new nodes not found", missed, len(extra))
 	}
 }

@@ -17,6 +17,10 @@ type Collection struct {
 	OrgID string
 	Bot   string
 	Name  string
+	// VecVersion is kb.collections.vec_version as read with the row in the
+	// org's scope, or 0 if unknown. The embedded backend then knows
+	// whether its index is current without a query of its own.
+	VecVersion int64
 }
 
 // Point is the vector of one chunk.

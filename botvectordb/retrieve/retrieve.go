@@ -107,37 +107,88 @@ func (s *Searcher) Search(ctx context.Context, r Request) ([]Passage, error) {
 	useVec, useText := r.Mode != Text, r.Mode != Vector
 	n := max(4*r.TopK, 40) // candidates per method
 
+	// Two round trips to Postgres, each one implicit transaction scoped to
+	// the org: the collections and the full-text candidates (pipelined),
+	// then the passages. The vector search runs in this process while
+	// Postgres ranks the text (the collections' result comes back first).
+	type searched struct {
+		hits []index.Hit
+		err  error
+	}
 	var cs []index.Collection
 	var textHits []string
-	err = pg.InOrg(ctx, s.Pool, r.OrgID, func(tx pgx.Tx) error {
+	var vecDone chan searched
+	err = pg.InOrgBatch(ctx, s.Pool, r.OrgID, func(b *pgx.Batch) {
+		store.QueueCollections(b, r.Bot, names)
+		if useText {
+			// kb.text_candidates scopes to the org of this transaction
+			// itself; it exists so the GIN index can serve the match under
+			// row-level security. The collections are those the first
+			// query returns, read again under row-level security.
+			b.Queue(`SELECT id::text FROM kb.text_candidates(
+					ARRAY(SELECT c.id FROM kb.collections c WHERE c.bot = $1 AND (coalesce(cardinality($2::text[]), 0) = 0 OR c.name = ANY($2::text[]))),
+					$3, $4, $5, $6)`, r.Bot, names, q, n, rankCap, rankCapAny)
+		}
+	}, func(br pgx.BatchResults) error {
 		var err error
-		if cs, err = store.Collections(ctx, tx, r.OrgID, r.Bot, names); err != nil {
+		if cs, err = store.ReadCollections(br); err != nil {
 			return err
 		}
-		if len(names) > 0 && len(cs) < len(names) {
-			return unknown(names, cs)
+		if useVec && len(cs) > 0 && (len(names) == 0 || len(cs) == len(names)) {
+			vecDone = make(chan searched, 1)
+			go func() {
+				// Embedded only now: a remote embedder's call is not paid
+				// for a search that has no knowledge base to look in.
+				v, err := s.Embedder.Embed(ctx, []string{q})
+				if err == nil && len(v) != 1 {
+					err = fmt.Errorf("embedder returned %d vectors for 1 text", len(v))
+				}
+				if err != nil {
+					vecDone <- searched{err: fmt.Errorf("embedding the query: %w", err)}
+					return
+				}
+				hits, err := s.Index.Search(ctx, cs, v[0], n)
+				if err != nil {
+					err = fmt.Errorf("vector search: %w", err)
+				}
+				vecDone <- searched{hits, err}
+			}()
 		}
-		if !useText || len(cs) == 0 {
+		if !useText {
 			return nil
 		}
-		textHits, err = s.fullText(ctx, tx, cs, q, n)
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		textHits, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
 	})
-	if err != nil || len(cs) == 0 {
+	var vecHits []index.Hit
+	if vecDone != nil {
+		v := <-vecDone // even after an error: the goroutine uses cs
+		vecHits = v.hits
+		if err == nil {
+			err = v.err
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
+	if len(names) > 0 && len(cs) < len(names) {
+		return nil, unknown(names, cs)
+	}
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	return s.fuseAndFetch(ctx, r, vecHits, textHits, useVec, useText)
+}
 
+// fuseAndFetch merges the methods' candidates and reads the passages.
+func (s *Searcher) fuseAndFetch(ctx context.Context, r Request, hits []index.Hit, textHits []string, useVec, useText bool) ([]Passage, error) {
 	var vecHits []index.Hit
 	sims := map[string]float32{}
 	if useVec {
-		v, err := s.Embedder.Embed(ctx, []string{q})
-		if err != nil {
-			return nil, fmt.Errorf("embedding the query: %w", err)
-		}
-		hits, err := s.Index.Search(ctx, cs, v[0], n)
-		if err != nil {
-			return nil, fmt.Errorf("vector search: %w", err)
-		}
 		minSim := s.MinSimilarity
 		if minSim == 0 {
 			minSim = 0.1
@@ -200,10 +251,12 @@ func (s *Searcher) Search(ctx context.Context, r Request) ([]Passage, error) {
 		return nil, nil
 	}
 	var out []Passage
-	err = pg.InOrg(ctx, s.Pool, r.OrgID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT c.id::text, c.document_id::text, c.text, c.heading, c.ordinal, d.path, d.kb
+	err := pg.InOrgBatch(ctx, s.Pool, r.OrgID, func(b *pgx.Batch) {
+		b.Queue(`SELECT c.id::text, c.document_id::text, c.text, c.heading, c.ordinal, d.path, d.kb
 			FROM kb.chunks c JOIN kb.documents d ON d.id = c.document_id
 			WHERE c.id = ANY($1::uuid[])`, order)
+	}, func(br pgx.BatchResults) error {
+		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
@@ -211,6 +264,7 @@ func (s *Searcher) Search(ctx context.Context, r Request) ([]Passage, error) {
 		for rows.Next() {
 			var p Passage
 			if err := rows.Scan(&p.ChunkID, &p.DocumentID, &p.Text, &p.Heading, &p.Ordinal, &p.Path, &p.KB); err != nil {
+				rows.Close()
 				return err
 			}
 			byID[p.ChunkID] = p
@@ -230,37 +284,16 @@ func (s *Searcher) Search(ctx context.Context, r Request) ([]Passage, error) {
 	return out, err
 }
 
-// fullText ranks chunks matching the query's words: those with all of
-// them first, then those with any (a question rarely shares every word with
-// its answer). Each tier ranks at most rankCap matches, so a query made of
-// common words costs a bounded amount of work whatever the KB's size.
-func (s *Searcher) fullText(ctx context.Context, tx pgx.Tx, cs []index.Collection, q string, n int) ([]string, error) {
-	ids := make([]string, len(cs))
-	for i, c := range cs {
-		ids[i] = c.ID
-	}
-	// The tsqueries are computed first and passed as values, so the planner
-	// sees their selectivity.
-	var qa string
-	if err := tx.QueryRow(ctx, `SELECT plainto_tsquery('english', $1)::text`, q).Scan(&qa); err != nil {
-		return nil, err
-	}
-	if qa == "" {
-		return nil, nil // only stop words
-	}
-	qo := strings.ReplaceAll(qa, " & ", " | ")
-	// kb.text_candidates scopes to the org of this transaction itself; it
-	// exists so the GIN index can serve the match under row-level security.
-	rows, err := tx.Query(ctx, `SELECT id::text FROM kb.text_candidates($1::uuid[], $2::tsquery, $3::tsquery, $4, $5)`,
-		ids, qa, qo, n, rankCap)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// rankCap bounds the matches ranked per full-text tier.
-const rankCap = 1000
+// Full-text candidates: chunks with all the query's words first, then
+// those with any (a question rarely shares every word with its answer).
+// Each tier ranks a bounded number of matches, so a query made of common
+// words costs a bounded amount of work whatever the KB's size: rankCap
+// for all words, rankCapAny for any (the looser tier's matches are many
+// and each one ranked costs a heap read; see docs/benchmarks.md).
+const (
+	rankCap    = 1000
+	rankCapAny = 200
+)
 
 // kbNames validates the requested knowledge bases; "<bot>.gbkb" (or none)
 // means all of them.

@@ -92,19 +92,38 @@ func EnsureCollection(ctx context.Context, tx pgx.Tx, orgID, bot, name string) (
 
 // Collections returns bot's collections by name; names empty means all.
 func Collections(ctx context.Context, tx pgx.Tx, orgID, bot string, names []string) ([]Collection, error) {
-	q := `SELECT id::text, org_id::text, bot, name FROM kb.collections WHERE bot = $1`
+	b := &pgx.Batch{}
+	QueueCollections(b, bot, names)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	cs, err := ReadCollections(br)
+	if err != nil {
+		return nil, err
+	}
+	return cs, br.Close()
+}
+
+// QueueCollections queues the query of Collections on b (in a transaction
+// scoped to the org), to be read by ReadCollections; names empty means all.
+func QueueCollections(b *pgx.Batch, bot string, names []string) {
+	q := `SELECT id::text, org_id::text, bot, name, vec_version FROM kb.collections WHERE bot = $1`
 	args := []any{bot}
 	if len(names) > 0 {
 		q += ` AND name = ANY($2)`
 		args = append(args, names)
 	}
-	rows, err := tx.Query(ctx, q+` ORDER BY name`, args...)
+	b.Queue(q+` ORDER BY name`, args...)
+}
+
+// ReadCollections reads the result of QueueCollections.
+func ReadCollections(br pgx.BatchResults) ([]Collection, error) {
+	rows, err := br.Query()
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Collection, error) {
 		var c Collection
-		return c, r.Scan(&c.ID, &c.OrgID, &c.Bot, &c.Name)
+		return c, r.Scan(&c.ID, &c.OrgID, &c.Bot, &c.Name, &c.VecVersion)
 	})
 }
 
