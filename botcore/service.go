@@ -44,6 +44,7 @@ type Settings struct {
 	CORSOrigins    []string      `env:"CORS_ORIGINS" desc:"Origins allowed to call the API from a browser, comma-separated, or *. Unset: no CORS headers."`
 	RateLimit      int           `env:"RATE_LIMIT" envDefault:"600" desc:"Requests per client IP per RATE_WINDOW at the gateway; 0 turns it off. Shared across replicas through REDIS_URL."`
 	RateWindow     time.Duration `env:"RATE_WINDOW" envDefault:"1m" desc:"Window of RATE_LIMIT."`
+	WebhookLimit   int           `env:"WEBHOOK_RATE_LIMIT" envDefault:"12000" desc:"Requests per client IP per RATE_WINDOW on channel webhooks, counted apart from RATE_LIMIT (WhatsApp and Telegram call from a few addresses; each request's signature is checked); 0: no limit on them."`
 	MaxBodyBytes   int64         `env:"MAX_BODY_BYTES" envDefault:"10485760" desc:"Largest request body the gateway accepts (bytes)."`
 	TrustedProxies []string      `env:"TRUSTED_PROXIES" desc:"CIDRs of proxies whose X-Forwarded-For/-Proto the gateway believes."`
 	WebRoot        string        `env:"WEB_ROOT" desc:"Folder served at / instead of the embedded web UI."`
@@ -51,8 +52,8 @@ type Settings struct {
 
 // Validate implements config.Validator.
 func (s *Settings) Validate() error {
-	if s.RateLimit < 0 || s.MaxBodyBytes <= 0 || s.RateWindow <= 0 {
-		return fmt.Errorf("RATE_LIMIT must be >= 0, RATE_WINDOW and MAX_BODY_BYTES > 0")
+	if s.RateLimit < 0 || s.WebhookLimit < 0 || s.MaxBodyBytes <= 0 || s.RateWindow <= 0 {
+		return fmt.Errorf("RATE_LIMIT and WEBHOOK_RATE_LIMIT must be >= 0, RATE_WINDOW and MAX_BODY_BYTES > 0")
 	}
 	if s.WebRoot != "" {
 		if st, err := os.Stat(s.WebRoot); err != nil || !st.IsDir() {
@@ -105,7 +106,7 @@ func setupGateway(env *app.Env, s *Settings) error {
 	}
 	opts := gateway.Options{
 		Log: env.Log, Cache: env.Cache, Metrics: env.Metrics, Ready: env.Ready, Backends: bs,
-		CORSOrigins: s.CORSOrigins, RateLimit: s.RateLimit, RateWindow: s.RateWindow,
+		CORSOrigins: s.CORSOrigins, RateLimit: s.RateLimit, WebhookRateLimit: s.WebhookLimit, RateWindow: s.RateWindow,
 		MaxBodyBytes: s.MaxBodyBytes, TrustedProxies: s.TrustedProxies,
 	}
 	if s.WebRoot != "" {

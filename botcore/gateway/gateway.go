@@ -73,6 +73,12 @@ type Options struct {
 	// agree on them and gives an exact Retry-After.
 	RateLimit  int
 	RateWindow time.Duration // 0: DefaultRateWindow (1m)
+	// WebhookRateLimit replaces RateLimit on routes mounted with
+	// HandleWebhook (counted apart): channel platforms call from a few
+	// addresses, and those routes check each request's signature
+	// themselves. 0: no limit on them. Rate limiting off (RateLimit 0)
+	// turns it off too.
+	WebhookRateLimit int
 	// MaxBodyBytes is the largest request body accepted; <= 0: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// TrustedProxies are CIDRs (or single IPs) of reverse proxies whose
@@ -115,6 +121,8 @@ type Gateway struct {
 	metrics   *metrics
 	mux       *http.ServeMux
 	limits    map[string]int64 // body limits of routes mounted with HandleLimit, by pattern
+	webhooks  map[string]bool  // patterns mounted with HandleWebhook
+	hookLimit int
 	static    http.Handler
 	handler   http.Handler
 	healthTTL time.Duration
@@ -139,6 +147,8 @@ func New(o Options) (*Gateway, error) {
 		ready:     o.Ready,
 		mux:       http.NewServeMux(),
 		limits:    map[string]int64{},
+		webhooks:  map[string]bool{},
+		hookLimit: o.WebhookRateLimit,
 		healthTTL: healthCacheFor,
 	}
 	if g.log == nil {
@@ -209,6 +219,14 @@ func (g *Gateway) Handle(pattern string, h http.Handler) { g.mux.Handle(pattern,
 func (g *Gateway) HandleLimit(pattern string, maxBody int64, h http.Handler) {
 	g.mux.Handle(pattern, h)
 	g.limits[pattern] = maxBody
+}
+
+// HandleWebhook is HandleLimit for a route that other platforms call
+// (channel webhooks, script webhooks): its requests count against
+// WebhookRateLimit per client IP instead of RateLimit.
+func (g *Gateway) HandleWebhook(pattern string, maxBody int64, h http.Handler) {
+	g.HandleLimit(pattern, maxBody, h)
+	g.webhooks[pattern] = true
 }
 
 // HandleFunc is Handle for a function.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -483,6 +484,35 @@ func TestRateLimit(t *testing.T) {
 
 	if _, err := gateway.New(gateway.Options{RateLimit: 10}); err == nil {
 		t.Fatal("New accepted a rate limit without a cache")
+	}
+}
+
+// Webhook routes have a budget of their own: a platform's few addresses may
+// call them more often than RATE_LIMIT allows a visitor, and spending it
+// leaves the visitor budget untouched (and the other way round).
+func TestWebhookRateLimit(t *testing.T) {
+	for _, hookLimit := range []int{3, 0} {
+		c := cache.NewMemory()
+		e := start(t, gateway.Options{Cache: c, RateLimit: 1, WebhookRateLimit: hookLimit}, func(gw *gateway.Gateway) {
+			ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+			gw.HandleWebhook("POST /hooks/{bot}", 1<<10, ok)
+			gw.HandleFunc("GET /api/x", ok)
+		})
+		var hooks []int
+		for range 5 {
+			hooks = append(hooks, e.do(t, "POST", "/hooks/shop", strings.NewReader("{}")).StatusCode)
+		}
+		want := []int{204, 204, 204, 429, 429}
+		if hookLimit == 0 {
+			want = []int{204, 204, 204, 204, 204}
+		}
+		if fmt.Sprint(hooks) != fmt.Sprint(want) {
+			t.Errorf("webhook limit %d: %v, want %v", hookLimit, hooks, want)
+		}
+		if a, b := e.do(t, "GET", "/api/x", nil).StatusCode, e.do(t, "GET", "/api/x", nil).StatusCode; a != 204 || b != 429 {
+			t.Errorf("webhook limit %d: the visitor budget is %d, %d", hookLimit, a, b)
+		}
+		c.Close()
 	}
 }
 

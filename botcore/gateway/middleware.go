@@ -293,10 +293,20 @@ func (g *Gateway) rateLimit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		limit, space := g.limit, "gw:rl:"
+		if len(g.webhooks) > 0 {
+			if _, pattern := g.mux.Handler(r); g.webhooks[pattern] {
+				limit, space = g.hookLimit, "gw:rlw:"
+			}
+		}
+		if limit <= 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
 		st := stateOf(r)
 		now := st.start // a few µs old at most; saves a clock read (slow on VMs)
 		win := now.UnixNano() / int64(g.window)
-		key := "gw:rl:" + clientKey(st.client) + ":" + strconv.FormatInt(win, 10)
+		key := space + clientKey(st.client) + ":" + strconv.FormatInt(win, 10)
 		ctx, cancel := context.WithTimeout(r.Context(), rateLimitTimeout)
 		n, err := g.cache.Incr(ctx, key, g.window)
 		cancel()
@@ -305,7 +315,7 @@ func (g *Gateway) rateLimit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if n > int64(g.limit) {
+		if n > int64(limit) {
 			reset := time.Unix(0, (win+1)*int64(g.window))
 			secs := int((reset.Sub(now) + time.Second - 1) / time.Second) // round up
 			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))

@@ -36,8 +36,8 @@ var forwarded = []string{"content-type", "x-hub-signature-256", "x-telegram-bot-
 func Register(gw *gateway.Gateway, cc grpc.ClientConnInterface) {
 	a := &api{c: chatv1.NewChannelServiceClient(cc)}
 	for _, prefix := range []string{"/api/v1/channels/", "/api/v1/orgs/{org}/channels/"} {
-		gw.HandleLimit("GET "+prefix+"{channel}/{bot}", MaxBody, http.HandlerFunc(a.webhook))
-		gw.HandleLimit("POST "+prefix+"{channel}/{bot}", MaxBody, http.HandlerFunc(a.webhook))
+		gw.HandleWebhook("GET "+prefix+"{channel}/{bot}", MaxBody, http.HandlerFunc(a.webhook))
+		gw.HandleWebhook("POST "+prefix+"{channel}/{bot}", MaxBody, http.HandlerFunc(a.webhook))
 	}
 }
 
