@@ -29,6 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 psql -q "$pg/postgres" -c "CREATE DATABASE $db" >/dev/null
+# BENCH_DB_SET="synchronous_commit=off" (say) tries a database setting.
+[ -z "${BENCH_DB_SET:-}" ] || psql -q "$pg/postgres" -c "ALTER DATABASE $db SET ${BENCH_DB_SET%%=*} = '${BENCH_DB_SET#*=}'" >/dev/null
 
 common=(DATABASE_URL="$pg/$db?sslmode=disable" RATE_LIMIT=0 BOTS_DIR="$PWD/bots" BOTS_RELOAD_INTERVAL=0
 	LOG_LEVEL=warn DRAIN_DELAY=0s DATA_DIR="$work/data" PUBLIC_ADDR=127.0.0.1:18380)
@@ -62,15 +64,29 @@ for _ in $(seq 150); do
 done
 [ "$code" = 201 ] || { echo "the server did not come up:"; tail -n 20 "$work"/*.log; exit 1; }
 
-ticks() { # CPU ticks of the server processes, then of the benchmark database's backends
-	local s=0 p=0 pid
+# CPU ticks of the server processes, and of each of the benchmark
+# database's backends (pid:ticks), which come and go with the pools.
+server_ticks() {
+	local s=0 pid
 	for pid in "${pids[@]}"; do
 		[ -r "/proc/$pid/stat" ] && s=$((s + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
 	done
+	echo "$s"
+}
+backend_ticks() {
+	local pid
 	for pid in $(psql -At "$pg/postgres" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$db'"); do
-		[ -r "/proc/$pid/stat" ] && p=$((p + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+		[ -r "/proc/$pid/stat" ] && echo "$pid:$(awk '{print $14 + $15}' "/proc/$pid/stat")"
 	done
-	echo "$s $p"
+}
+# backend_delta START END: ticks the backends alive at the end spent since
+# the start (all of them for the ones that connected meanwhile; a backend
+# that left during the window is not counted).
+backend_delta() {
+	awk -v start="$1" -v end="$2" 'BEGIN {
+		n = split(start, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, ":"); s[kv[1]] = kv[2] }
+		n = split(end, b, " "); for (i = 1; i <= n; i++) { split(b[i], kv, ":"); d += kv[2] - ((kv[1] in s) ? s[kv[1]] : 0) }
+		print d + 0 }'
 }
 hz=$(getconf CLK_TCK)
 bin/botbench -url "$base" -bot sample -sessions "$sessions" -duration "$duration" "$@" >"$work/bench.txt" 2>&1 &
@@ -78,11 +94,12 @@ bench=$!
 # Sample the CPU at botbench's window markers (after its ramp and warm-up).
 mark() { until grep -q "^window: $1" "$work/bench.txt" 2>/dev/null; do kill -0 "$bench" 2>/dev/null || return 1; sleep 0.05; done; }
 mark start || { cat "$work/bench.txt"; exit 1; }
-read -r s0 p0 < <(ticks)
+s0=$(server_ticks); p0=$(backend_ticks | tr '\n' ' ')
 mark end || { cat "$work/bench.txt"; exit 1; }
-read -r s1 p1 < <(ticks)
+s1=$(server_ticks); p1=$(backend_ticks | tr '\n' ' ')
 wait "$bench" || { cat "$work/bench.txt"; exit 1; }
 grep -v '^window:' "$work/bench.txt"
 turns=$(sed -n 's/^turns: *\([0-9]*\) .*/\1/p' "$work/bench.txt")
+pg_ticks=$(backend_delta "$p0" "$p1")
 per_turn() { awk -v c="$1" -v t="$turns" -v hz="$hz" 'BEGIN { printf "%.2f", c * 1000 / hz / t }'; }
-echo "mode $mode: CPU per turn $(per_turn $((s1 - s0 + p1 - p0))) ms = server processes $(per_turn $((s1 - s0))) + Postgres $(per_turn $((p1 - p0))); load $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
+echo "mode $mode: CPU per turn $(per_turn $((s1 - s0 + pg_ticks))) ms = server processes $(per_turn $((s1 - s0))) + Postgres $(per_turn "$pg_ticks"); load $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
