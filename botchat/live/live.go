@@ -12,7 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
@@ -47,9 +47,14 @@ func (h *Hub) Publish(conv string, f *chatv1.Frame) error {
 
 // Sub is a subscription to a conversation's frames.
 type Sub struct {
-	sub     *nats.Subscription
-	ch      chan []byte
-	dropped atomic.Bool
+	sub *nats.Subscription
+	// A queue that grows as frames wait, up to max: most subscriptions
+	// hold a frame or two, so none is allocated for the worst case.
+	mu      sync.Mutex
+	queue   [][]byte
+	max     int
+	dropped bool
+	ready   chan struct{} // a frame waits (capacity 1)
 }
 
 // ErrSlow means frames were dropped because the subscriber fell behind.
@@ -62,12 +67,18 @@ func (h *Hub) Subscribe(conv string, buffer int) (*Sub, error) {
 }
 
 func (h *Hub) subscribe(subject string, buffer int) (*Sub, error) {
-	s := &Sub{ch: make(chan []byte, buffer)}
+	s := &Sub{max: buffer, ready: make(chan struct{}, 1)}
 	sub, err := h.nc.Subscribe(subject, func(m *nats.Msg) {
+		s.mu.Lock()
+		if len(s.queue) < s.max {
+			s.queue = append(s.queue, m.Data)
+		} else {
+			s.dropped = true
+		}
+		s.mu.Unlock()
 		select {
-		case s.ch <- m.Data:
+		case s.ready <- struct{}{}:
 		default:
-			s.dropped.Store(true)
 		}
 	})
 	if err != nil {
@@ -90,17 +101,28 @@ func (s *Sub) Next(ctx context.Context) (*chatv1.Frame, error) {
 }
 
 func (s *Sub) next(ctx context.Context, m proto.Message) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case data := <-s.ch:
-		if s.dropped.Load() {
+	for {
+		s.mu.Lock()
+		if s.dropped {
+			s.mu.Unlock()
 			return ErrSlow
 		}
-		if err := proto.Unmarshal(data, m); err != nil {
-			return fmt.Errorf("live message: %w", err)
+		if len(s.queue) > 0 {
+			data := s.queue[0]
+			s.queue[0] = nil
+			s.queue = s.queue[1:]
+			s.mu.Unlock()
+			if err := proto.Unmarshal(data, m); err != nil {
+				return fmt.Errorf("live message: %w", err)
+			}
+			return nil
 		}
-		return nil
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.ready:
+		}
 	}
 }
 
