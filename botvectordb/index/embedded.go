@@ -738,18 +738,29 @@ func (m *memIndex) refresh(ctx context.Context, pool *pgxpool.Pool, c Collection
 			q += ` AND chunk_id = ANY($2::uuid[])`
 			args = append(args, missing)
 		}
-		rows, err := tx.Query(ctx, q, args...)
+		// In id order, which is the order of the internal ids: decoded
+		// into contiguous blocks, an exact scan (the search while a graph
+		// builds) then reads memory sequentially.
+		rows, err := tx.Query(ctx, q+` ORDER BY chunk_id`, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
+		var block []float32
 		for rows.Next() {
 			var id string
 			var raw []byte
 			if err := rows.Scan(&id, &raw); err != nil {
 				return err
 			}
-			fetched[id] = decodeVector(raw)
+			n := len(raw) / 4
+			if len(block) < n {
+				block = make([]float32, n*vectorBlock)
+			}
+			v := block[:n:n]
+			block = block[n:]
+			decodeVectorInto(v, raw)
+			fetched[id] = v
 		}
 		return rows.Err()
 	})
@@ -813,10 +824,11 @@ func encodeVector(v []float32) []byte {
 	return b
 }
 
-func decodeVector(b []byte) []float32 {
-	v := make([]float32, len(b)/4)
+// vectorBlock is how many vectors a load decodes into one allocation.
+const vectorBlock = 1024
+
+func decodeVectorInto(v []float32, b []byte) {
 	for i := range v {
 		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 	}
-	return v
 }
