@@ -95,11 +95,13 @@ bench=$!
 mark() { until grep -q "^window: $1" "$work/bench.txt" 2>/dev/null; do kill -0 "$bench" 2>/dev/null || return 1; sleep 0.05; done; }
 mark start || { cat "$work/bench.txt"; exit 1; }
 s0=$(server_ticks); p0=$(backend_ticks | tr '\n' ' ')
+sess0=$(psql -At "$pg/postgres" -c "SELECT sessions FROM pg_stat_database WHERE datname = '$db'")
 mark end || { cat "$work/bench.txt"; exit 1; }
 s1=$(server_ticks); p1=$(backend_ticks | tr '\n' ' ')
+sess1=$(psql -At "$pg/postgres" -c "SELECT sessions FROM pg_stat_database WHERE datname = '$db'")
 wait "$bench" || { cat "$work/bench.txt"; exit 1; }
 grep -v '^window:' "$work/bench.txt"
 turns=$(sed -n 's/^turns: *\([0-9]*\) .*/\1/p' "$work/bench.txt")
 pg_ticks=$(backend_delta "$p0" "$p1")
 per_turn() { awk -v c="$1" -v t="$turns" -v hz="$hz" 'BEGIN { printf "%.2f", c * 1000 / hz / t }'; }
-echo "mode $mode: CPU per turn $(per_turn $((s1 - s0 + pg_ticks))) ms = server processes $(per_turn $((s1 - s0))) + Postgres $(per_turn "$pg_ticks"); load $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
+echo "mode $mode: CPU per turn $(per_turn $((s1 - s0 + pg_ticks))) ms = server processes $(per_turn $((s1 - s0))) + Postgres $(per_turn "$pg_ticks"); $((sess1 - sess0)) new Postgres connections; load $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
