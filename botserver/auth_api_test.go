@@ -5,18 +5,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/botserver-go/botserver-go/botauth"
 	authapi "github.com/botserver-go/botserver-go/botcore/api/auth"
-	"github.com/botserver-go/botserver-go/botcore/gateway"
 	"github.com/botserver-go/botserver-go/botstate/apptest"
 	"github.com/botserver-go/botserver-go/botstate/authz"
 	"github.com/botserver-go/botserver-go/botstate/authz/authztest"
-	"github.com/botserver-go/botserver-go/botstate/grpcx"
 )
 
 // authAPI runs botauth in-process behind a real gateway with the auth
@@ -24,19 +21,7 @@ import (
 func authAPI(t *testing.T) string {
 	t.Helper()
 	addrs := apptest.Start(t, []string{"BOOTSTRAP_ADMIN_EMAIL=root@example.com", "BOOTSTRAP_ADMIN_PASSWORD=root password 123"}, botauth.Service())
-	cc, err := grpcx.Dial(addrs.GRPC, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	gw, err := gateway.New(gateway.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authapi.Register(gw, cc)
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return behindGateway(t, addrs.GRPC, authapi.Register)
 }
 
 type client struct {

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,9 +11,7 @@ import (
 	"github.com/botserver-go/botserver-go/botauth"
 	"github.com/botserver-go/botserver-go/botauto"
 	authapi "github.com/botserver-go/botserver-go/botcore/api/auth"
-	"github.com/botserver-go/botserver-go/botcore/gateway"
 	"github.com/botserver-go/botserver-go/botstate/apptest"
-	"github.com/botserver-go/botserver-go/botstate/grpcx"
 )
 
 // Split services start in any order: botauto loading its packages while
@@ -38,21 +35,10 @@ func TestBotsRegisterWhenBotauthStartsLater(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // the first registration has failed by now
 
 	addrs := apptest.Start(t, []string{key, "GRPC_ADDR=" + authAddr}, botauth.Service())
-	cc, err := grpcx.Dial(addrs.GRPC, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	gw, err := gateway.New(gateway.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authapi.Register(gw, cc)
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
+	base := behindGateway(t, addrs.GRPC, authapi.Register)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		code, out := postJSON(t, srv.URL+"/api/v1/sessions", "", map[string]string{"bot": "sample"})
+		code, out := postJSON(t, base+"/api/v1/sessions", "", map[string]string{"bot": "sample"})
 		if code == 201 {
 			return
 		}

@@ -3,20 +3,16 @@ package botserver_test
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/botserver-go/botserver-go/botauto"
 	autoapi "github.com/botserver-go/botserver-go/botcore/api/auto"
-	"github.com/botserver-go/botserver-go/botcore/gateway"
 	"github.com/botserver-go/botserver-go/botstate/apptest"
 	"github.com/botserver-go/botserver-go/botstate/authz"
 	"github.com/botserver-go/botserver-go/botstate/authz/authztest"
-	"github.com/botserver-go/botserver-go/botstate/grpcx"
 )
 
 // TestBotWebhookThroughTheGateway: POST /api/v1/bots/{bot}/webhooks/{name}
@@ -31,21 +27,10 @@ func TestBotWebhookThroughTheGateway(t *testing.T) {
 	}
 	iss := authztest.NewIssuer(t)
 	addrs := apptest.Start(t, append(iss.Env(), "BOTS_DIR="+dir, "BOTS_RELOAD_INTERVAL=0"), botauto.Service())
-	cc, err := grpcx.Dial(addrs.GRPC, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	gw, err := gateway.New(gateway.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	autoapi.Register(gw, cc)
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
+	base := behindGateway(t, addrs.GRPC, autoapi.Register)
 
 	post := func(token, body string) (int, string) {
-		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/bots/hooks/webhooks/order", strings.NewReader(body))
+		req, _ := http.NewRequest("POST", base+"/api/v1/bots/hooks/webhooks/order", strings.NewReader(body))
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}

@@ -24,10 +24,8 @@ import (
 	"github.com/botserver-go/botserver-go/botauto"
 	"github.com/botserver-go/botserver-go/botchat"
 	channelsapi "github.com/botserver-go/botserver-go/botcore/api/channels"
-	"github.com/botserver-go/botserver-go/botcore/gateway"
 	"github.com/botserver-go/botserver-go/botllm"
 	"github.com/botserver-go/botserver-go/botstate/apptest"
-	"github.com/botserver-go/botserver-go/botstate/grpcx"
 	"github.com/botserver-go/botserver-go/botstate/testutil"
 )
 
@@ -346,19 +344,7 @@ func channelStack(t *testing.T, wa, tg, wh *fakeChannel) (string, string) {
 		"CHAT_WHATSAPP_GRAPH_URL=" + wa.srv.URL + "/v21.0", "CHAT_TELEGRAM_API_URL=" + tg.srv.URL,
 		"CHAT_CHANNEL_POLL_INTERVAL=30ms", "CHAT_CHANNEL_RETRY_BASE=200ms", "CHAT_CHANNEL_MAX_ATTEMPTS=3", "CHAT_CHANNEL_RATE=50"},
 		botauth.Service(), botllm.Service(), botauto.Service(), botchat.Service())
-	cc, err := grpcx.Dial(addrs.GRPC, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	gw, err := gateway.New(gateway.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	channelsapi.Register(gw, cc)
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
-	return srv.URL, db
+	return behindGateway(t, addrs.GRPC, channelsapi.Register), db
 }
 
 // outboxRow is one row of chat.channel_outbox as the test reads it.

@@ -21,10 +21,8 @@ import (
 	"github.com/botserver-go/botserver-go/botchat"
 	authapi "github.com/botserver-go/botserver-go/botcore/api/auth"
 	chatapi "github.com/botserver-go/botserver-go/botcore/api/chat"
-	"github.com/botserver-go/botserver-go/botcore/gateway"
 	"github.com/botserver-go/botserver-go/botllm"
 	"github.com/botserver-go/botserver-go/botstate/apptest"
-	"github.com/botserver-go/botserver-go/botstate/grpcx"
 )
 
 // openAI is an OpenAI-compatible chat completions server speaking the
@@ -120,20 +118,7 @@ func chatStack(t *testing.T, llm http.Handler) string {
 	addrs := apptest.Start(t, []string{"BOTS_DIR=" + bots, "BOTS_RELOAD_INTERVAL=0", "LLM_URL=" + up.URL, "LLM_MODEL=tiny-test",
 		"BOOTSTRAP_ADMIN_EMAIL=root@example.com", "BOOTSTRAP_ADMIN_PASSWORD=root password 123"},
 		botauth.Service(), botllm.Service(), botauto.Service(), botchat.Service())
-	cc, err := grpcx.Dial(addrs.GRPC, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	gw, err := gateway.New(gateway.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authapi.Register(gw, cc)
-	chatapi.Register(gw, cc)
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return behindGateway(t, addrs.GRPC, authapi.Register, chatapi.Register)
 }
 
 func postJSON(t *testing.T, url, token string, body any) (int, map[string]any) {
