@@ -81,6 +81,7 @@ type server struct {
 	signer   *presign.Signer
 	presign  storage.Presigner // set when S3 URLs are handed out directly
 	data     storage.DataURLs  // set when the gateway may move S3 bytes itself
+	getURLs  getURLs           // recent presigned GETs of data, by key
 	extract  extract.Limits
 	pkgLim   pkgimport.Limits
 	pkgMax   int64 // bytes of an uploaded zip
@@ -229,7 +230,7 @@ func (s *server) readURL(ctx context.Context, org, bot, p string, offset, length
 	if length > 0 && length < served {
 		served = length
 	}
-	u, err := s.data.PresignGet(ctx, key, dataURLTTL)
+	u, err := s.getURLs.get(ctx, key, s.data.PresignGet)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

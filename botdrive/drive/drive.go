@@ -160,10 +160,14 @@ func (d *Drive) Stat(ctx context.Context, org, bot, p string) (FileInfo, error) 
 	if err := check(bot, p); err != nil {
 		return FileInfo{}, err
 	}
+	// One round trip (every download asks): the scope and the read in one
+	// pipeline instead of BEGIN, SELECT and COMMIT.
 	var f FileInfo
-	err := pg.InOrg(ctx, d.pool, org, func(tx pgx.Tx) error {
+	err := pg.InOrgBatch(ctx, d.pool, org, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+fileCols+` FROM drive.files WHERE bot = $1 AND path = $2`, bot, p)
+	}, func(br pgx.BatchResults) error {
 		var err error
-		f, err = scanFile(tx.QueryRow(ctx, `SELECT `+fileCols+` FROM drive.files WHERE bot = $1 AND path = $2`, bot, p))
+		f, err = scanFile(br.QueryRow())
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
