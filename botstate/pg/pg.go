@@ -11,8 +11,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// CancelGrace is how long a statement whose context was cancelled may still
+// run before its connection is closed.
+const CancelGrace = 2 * time.Second
 
 // Open connects a pool and checks the server answers. maxConns (optional)
 // sizes the pool unless the URL sets pool_max_conns; pgx's own default (4
@@ -25,6 +31,14 @@ func Open(ctx context.Context, url string, maxConns ...int32) (*pgxpool.Pool, er
 	}
 	if len(maxConns) > 0 && maxConns[0] > 0 && !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = maxConns[0]
+	}
+	// A cancelled context (a client gone, a stream closed) lets a statement
+	// under way finish for CancelGrace before the connection is cut:
+	// pgx's default cuts it at once, and many clients leaving together then
+	// replace the whole pool (each new connection forks a backend and
+	// prepares every statement again).
+	cfg.ConnConfig.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: pc.Conn(), DeadlineDelay: CancelGrace}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
