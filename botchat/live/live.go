@@ -54,6 +54,7 @@ type Sub struct {
 	queue   [][]byte
 	max     int
 	dropped bool
+	got     int           // frames handed to the subscription (tests)
 	ready   chan struct{} // a frame waits (capacity 1)
 }
 
@@ -70,6 +71,7 @@ func (h *Hub) subscribe(subject string, buffer int) (*Sub, error) {
 	s := &Sub{max: buffer, ready: make(chan struct{}, 1)}
 	sub, err := h.nc.Subscribe(subject, func(m *nats.Msg) {
 		s.mu.Lock()
+		s.got++
 		if len(s.queue) < s.max {
 			s.queue = append(s.queue, m.Data)
 		} else {

@@ -40,6 +40,13 @@ func TestSubscriptionOrderAndSlowReader(t *testing.T) {
 			t.Fatalf("frame %d: %v %v", i, f, err)
 		}
 	}
+	// The slow subscription's frames arrive on its own goroutine: wait
+	// until all ten were handed to it before reading.
+	for deadline := time.Now().Add(5 * time.Second); live.Received(slow) < 10; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the slow subscription got %d of 10 frames", live.Received(slow))
+		}
+	}
 	if _, err := slow.Next(ctx); !errors.Is(err, live.ErrSlow) {
 		t.Fatalf("a reader 7 frames past its buffer of 3 got %v", err)
 	}
