@@ -493,7 +493,7 @@ func TestRateLimit(t *testing.T) {
 func TestWebhookRateLimit(t *testing.T) {
 	for _, hookLimit := range []int{3, 0} {
 		c := cache.NewMemory()
-		e := start(t, gateway.Options{Cache: c, RateLimit: 1, WebhookRateLimit: hookLimit}, func(gw *gateway.Gateway) {
+		e := start(t, gateway.Options{Cache: c, RateLimit: 1, WebhookRateLimit: hookLimit, RateWindow: time.Hour}, func(gw *gateway.Gateway) {
 			ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 			gw.HandleWebhook("POST /hooks/{bot}", 1<<10, ok)
 			gw.HandleFunc("GET /api/x", ok)
