@@ -103,11 +103,10 @@ func New(c Clients, log *slog.Logger, botTTL time.Duration) *Pipeline {
 type turn struct {
 	p    *Pipeline
 	in   *Input
-	emit Emitter
+	emit *typing
 	res  *Result
 	// hear are the options of a HEAR menu: buttons under the last message.
-	hear   []store.Suggestion
-	typing *typing
+	hear []store.Suggestion
 }
 
 // TypingDelay is how long a turn runs before its client is told the bot is
@@ -155,7 +154,7 @@ func (p *Pipeline) Run(ctx context.Context, in *Input, emit Emitter) *Result {
 	ty := &typing{inner: emit, quiet: true}
 	ty.timer = time.AfterFunc(TypingDelay, ty.now)
 	defer ty.stop()
-	t := &turn{p: p, in: in, emit: ty, res: &Result{}, typing: ty}
+	t := &turn{p: p, in: in, emit: ty, res: &Result{}}
 	m := in.Msg
 	var active []string
 	if m.Type == int(chatv1.MessageType_MESSAGE_TYPE_USER) || m.Type == int(chatv1.MessageType_MESSAGE_TYPE_SWITCHER) {
@@ -501,7 +500,7 @@ func (t *turn) tools(ctx context.Context) ([]*llmv1.Tool, error) {
 
 // answer streams an LLM answer to query.
 func (t *turn) answer(ctx context.Context, query string) {
-	t.typing.now()
+	t.emit.now()
 	c := t.in.Conv
 	if t.p.c.LLM == nil {
 		t.error("unavailable", "no LLM service is deployed (botllm), so only scripts can answer")

@@ -58,7 +58,7 @@ func (s *Server) OpenConversation(ctx context.Context, req *chatv1.OpenConversat
 	if err != nil {
 		return nil, s.dbErr(err)
 	}
-	if !attendant(id) && !owns(id, c) || c.Bot != req.Bot {
+	if !accessOf(id).Allows(c) || c.Bot != req.Bot {
 		return nil, notFound()
 	}
 	return &chatv1.OpenConversationResponse{Conversation: convProto(c), Created: created}, nil
@@ -79,7 +79,7 @@ func (s *Server) accept(ctx context.Context, in *chatv1.Inbound) (*store.Accepte
 	if err != nil {
 		return nil, err
 	}
-	access := store.Access{Any: attendant(id), Kind: string(id.Kind), ID: id.Subject}
+	access := accessOf(id)
 	if in.MessageType == chatv1.MessageType_MESSAGE_TYPE_SYSTEM {
 		// Ignored, as the protocol says, once the caller may post at all.
 		c, err := s.store.Get(ctx, id.OrgID, cid)
@@ -441,13 +441,18 @@ func (s *Server) GetConversation(ctx context.Context, req *chatv1.GetConversatio
 	return &chatv1.GetConversationResponse{Conversation: convProto(c)}, nil
 }
 
-// publishHandoff tells watchers who answers now.
 // publishHandoff tells the conversation's watchers who answers now, and the
-// organisation's attendants (WatchHandoffs) that the queue changed.
+// organisation's attendants that the queue changed.
 func (s *Server) publishHandoff(c *store.Conversation) {
 	_ = s.hub.Publish(c.ID, &chatv1.Frame{Type: "handoff", ConversationId: c.ID, State: c.Handoff})
+	s.announceHandoff(c)
+}
+
+// announceHandoff tells the organisation's attendants (WatchHandoffs, on
+// every replica) that c's hand-off state changed.
+func (s *Server) announceHandoff(c *store.Conversation) {
 	if err := s.hub.PublishHandoff(c.Org, convProto(c)); err != nil {
-		s.log.Warn("publish hand-off", "conversation", c.ID, "err", err)
+		s.log.Warn("announce hand-off", "conversation", c.ID, "err", err)
 	}
 }
 

@@ -249,11 +249,9 @@ func (s *Server) turn(org string, c *store.Conversation, m *store.Message, token
 	}
 	if res.Transfer != nil {
 		em.Emit(&chatv1.Frame{Type: "handoff", State: store.StateQueued})
-		if now, err := s.store.Get(s.base, org, c.ID); err != nil {
-			s.log.Warn("announce hand-off", "conversation", c.ID, "err", err)
-		} else if err := s.hub.PublishHandoff(org, convProto(now)); err != nil {
-			s.log.Warn("announce hand-off", "conversation", c.ID, "err", err)
-		}
+	}
+	if next.Handoff != nil {
+		s.announceHandoff(next.Handoff)
 	}
 	em.Emit(&chatv1.Frame{Type: "turn_end"})
 	return next, true

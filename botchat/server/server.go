@@ -146,9 +146,10 @@ func attendant(id *authz.Identity) bool {
 	return id.Kind == authz.KindService || (id.Kind != authz.KindVisitor && id.Can("chat:attend"))
 }
 
-// owns reports whether id opened c.
-func owns(id *authz.Identity, c *store.Conversation) bool {
-	return c.UserKind == string(id.Kind) && c.UserID == id.Subject
+// accessOf is who id may post as: to any conversation of its
+// organisation (attendants, services), or only to those it opened.
+func accessOf(id *authz.Identity) store.Access {
+	return store.Access{Any: attendant(id), Kind: string(id.Kind), ID: id.Subject}
 }
 
 func notFound() error { return status.Error(codes.NotFound, "no such conversation") }
@@ -176,7 +177,7 @@ func (s *Server) conversation(ctx context.Context, convID string) (*authz.Identi
 	if err != nil {
 		return nil, nil, s.dbErr(err)
 	}
-	if !attendant(id) && !owns(id, c) {
+	if !accessOf(id).Allows(c) {
 		return nil, nil, notFound()
 	}
 	return id, c, nil

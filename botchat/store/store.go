@@ -239,6 +239,7 @@ type Access struct {
 	Kind, ID string // the opener's user_kind and user_id
 }
 
+// Allows reports whether a may see and post to c.
 func (a Access) Allows(c *Conversation) bool {
 	return a.Any || c.UserKind == a.Kind && c.UserID == a.ID
 }
@@ -447,22 +448,60 @@ type Continued struct {
 	Conv     *Conversation
 	Next     *Message
 	Released bool
+	// Handoff is the conversation as the turn's hand-off left it (queued),
+	// when the turn asked for one and it took place.
+	Handoff *Conversation
+
+	state string // hand-off state before the turn's hand-off
 }
 
 // FinishTurn stores a turn's outputs and script state and marks its message
 // done, if token still holds the lease, and moves on to the next message.
 //
-// Without a hand-off it is one round trip of two statements, as one
-// pipeline (an implicit transaction): the first updates the conversation
-// under its row lock if token holds the lease; the second, with a snapshot
-// taken under that lock (so a message accepted meanwhile is seen), stores
-// the outputs, marks the message done, finds the next pending one and gives
-// the lease up when there is none. Every part holds only while token holds
-// the lease, so a lost lease changes nothing and reads back as ErrLeaseLost.
+// It is one round trip of three statements, as one pipeline (an implicit
+// transaction): the first updates the conversation under its row lock if
+// token holds the lease; the second, with a snapshot taken under that lock
+// (so a message accepted meanwhile is seen), stores the outputs, marks the
+// message done, finds the next pending one and gives the lease up when there
+// is none; the third reads that next message. Every part holds only while
+// token holds the lease, so a lost lease changes nothing and reads back as
+// ErrLeaseLost. A turn that asked for a human runs the same pipeline in a
+// transaction that then moves the conversation to queued and writes the
+// hand-off's event.
 func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Duration, f *Finish) (*Continued, error) {
-	if f.Transfer != nil {
-		return s.finishWithHandoff(ctx, org, token, ttl, f)
+	cont := &Continued{}
+	var err error
+	if f.Transfer == nil {
+		err = pg.InOrgBatch(ctx, s.db, org, func(b *pgx.Batch) { queueFinish(b, token, ttl, f) },
+			func(r pgx.BatchResults) error { return readFinish(r, f, cont) })
+	} else {
+		err = pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
+			b := &pgx.Batch{}
+			queueFinish(b, token, ttl, f)
+			br := tx.SendBatch(ctx, b)
+			err := readFinish(br, f, cont)
+			if cerr := br.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil || cont.state != StateBot {
+				return err
+			}
+			t := f.Transfer
+			cont.Handoff, err = s.handoff(ctx, tx, org, f.Conv.ID, []string{StateBot}, StateQueued, t.Queue, "", t.Actor, t.Reason, "bot.chat.handoff.requested")
+			if err == nil && !cont.Released {
+				cont.Conv = cont.Handoff
+			}
+			return err
+		})
 	}
+	if err != nil {
+		return nil, err
+	}
+	return cont, nil
+}
+
+// queueFinish queues FinishTurn's three statements.
+func queueFinish(b *pgx.Batch, token string, ttl time.Duration, f *Finish) {
 	c := f.Conv
 	n := len(f.Outputs)
 	out := outputColumns{}
@@ -474,81 +513,79 @@ func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Dura
 		m.Position = f.InboundSeq*1000 + int64(min(i+1, 999))
 		out.add(m)
 	}
-	cont := &Continued{}
-	err := pg.InOrgBatch(ctx, s.db, org, func(b *pgx.Batch) {
-		// The script state goes as JSON text: pgx plans the encoding of
-		// structs and maps anew on every call, strings it does not.
-		b.Queue(`UPDATE chat.conversations SET next_seq = next_seq + $3, lease_until = now() + $4::interval, updated_at = now(),
-				kbs = $5::jsonb, tools = $6::jsonb, contexts = $7::jsonb, switchers = $8::jsonb, suggestions = $9::jsonb,
-				active_switchers = $10::jsonb, script_user = $11
-			WHERE id = $1 AND lease_token = $2 RETURNING `+convColumns,
-			c.ID, token, n, ttl, jsonText(nonNil(c.KBs)), jsonText(nonNil(c.Tools)), jsonText(nonNilMap(c.Contexts)),
-			jsonText(nonNil(c.Switchers)), jsonText(nonNil(c.Suggestions)), jsonText(nonNil(c.ActiveSwitchers)), c.ScriptUser)
-		// The i-th output takes the i-th of the n seqs the update reserved.
-		b.Queue(`WITH c AS (
-				SELECT org_id, next_seq FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid
-			), ins AS (
-				INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, reply_to, tokens,
-					latency_ms, model, suggestions, switchers, chunks, cancelled)
-				SELECT c.org_id, $1, c.next_seq - $4::bigint + o.i, o.position, o.id, o.role, o.type, o.content, o.reply_to, o.tokens,
-					o.latency, o.model, o.suggestions::jsonb, o.switchers::jsonb, o.chunks::int[], o.cancelled
-				FROM c, unnest($5::uuid[], $6::bigint[], $7::text[], $8::int[], $9::text[], $10::uuid[], $11::int[], $12::int[],
-					$13::text[], $14::text[], $15::text[], $16::text[], $17::bool[]) WITH ORDINALITY
-					AS o(id, position, role, type, content, reply_to, tokens, latency, model, suggestions, switchers, chunks, cancelled, i)
-				RETURNING 1
-			), done AS (
-				UPDATE chat.messages SET status = 'done' WHERE conversation_id = $1 AND id = $3::uuid AND EXISTS (SELECT 1 FROM c) RETURNING 1
-			), nxt AS (
-				SELECT seq FROM chat.messages WHERE conversation_id = $1 AND status = 'pending' AND id IS DISTINCT FROM $3::uuid
-					AND EXISTS (SELECT 1 FROM c) ORDER BY seq LIMIT 1
-			), rel AS (
-				UPDATE chat.conversations SET lease_token = NULL, lease_until = NULL
-				WHERE id = $1 AND lease_token = $2::uuid AND NOT EXISTS (SELECT 1 FROM nxt) RETURNING 1
-			)
-			SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM rel), (SELECT seq FROM nxt)`,
-			c.ID, token, nullable(f.Inbound), n, out.ids, out.positions, out.roles, out.types, out.contents, out.replyTo,
-			out.tokens, out.latency, out.models, out.suggestions, out.switchers, out.chunks, out.cancelled)
-		// The next message, if any, with a snapshot that sees the ones above.
-		b.Queue(`SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND status = 'pending'
-				AND EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid)
-			ORDER BY seq LIMIT 1`, c.ID, token)
-	}, func(r pgx.BatchResults) error {
-		conv, err := scanConv(r.QueryRow())
-		if errors.Is(err, ErrNotFound) {
-			return ErrLeaseLost
-		}
-		if err != nil {
-			return err
-		}
-		for i, m := range f.Outputs {
-			m.Seq = conv.NextSeq - int64(n) + int64(i) + 1
-		}
-		var inserted, released int
-		var next *int64
-		if err := r.QueryRow().Scan(&inserted, &released, &next); err != nil {
-			return err
-		}
-		if inserted != n {
-			return fmt.Errorf("finish turn: %d of %d answers stored", inserted, n)
-		}
-		cont.Released = released == 1
-		if cont.Next, err = scanMsg(r.QueryRow()); errors.Is(err, ErrNotFound) {
-			cont.Next = nil
-		} else if err != nil {
-			return err
-		}
-		if cont.Released == (next != nil) || (cont.Next == nil) != cont.Released || cont.Next != nil && cont.Next.Seq != *next {
-			return fmt.Errorf("finish turn: inconsistent outcome (released %v, next %v)", cont.Released, next)
-		}
-		if !cont.Released {
-			cont.Conv = conv
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	// The script state goes as JSON text: pgx plans the encoding of
+	// structs and maps anew on every call, strings it does not.
+	b.Queue(`UPDATE chat.conversations SET next_seq = next_seq + $3, lease_until = now() + $4::interval, updated_at = now(),
+			kbs = $5::jsonb, tools = $6::jsonb, contexts = $7::jsonb, switchers = $8::jsonb, suggestions = $9::jsonb,
+			active_switchers = $10::jsonb, script_user = $11
+		WHERE id = $1 AND lease_token = $2 RETURNING `+convColumns,
+		c.ID, token, n, ttl, jsonText(nonNil(c.KBs)), jsonText(nonNil(c.Tools)), jsonText(nonNilMap(c.Contexts)),
+		jsonText(nonNil(c.Switchers)), jsonText(nonNil(c.Suggestions)), jsonText(nonNil(c.ActiveSwitchers)), c.ScriptUser)
+	// The i-th output takes the i-th of the n seqs the update reserved.
+	b.Queue(`WITH c AS (
+			SELECT org_id, next_seq FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid
+		), ins AS (
+			INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, reply_to, tokens,
+				latency_ms, model, suggestions, switchers, chunks, cancelled)
+			SELECT c.org_id, $1, c.next_seq - $4::bigint + o.i, o.position, o.id, o.role, o.type, o.content, o.reply_to, o.tokens,
+				o.latency, o.model, o.suggestions::jsonb, o.switchers::jsonb, o.chunks::int[], o.cancelled
+			FROM c, unnest($5::uuid[], $6::bigint[], $7::text[], $8::int[], $9::text[], $10::uuid[], $11::int[], $12::int[],
+				$13::text[], $14::text[], $15::text[], $16::text[], $17::bool[]) WITH ORDINALITY
+				AS o(id, position, role, type, content, reply_to, tokens, latency, model, suggestions, switchers, chunks, cancelled, i)
+			RETURNING 1
+		), done AS (
+			UPDATE chat.messages SET status = 'done' WHERE conversation_id = $1 AND id = $3::uuid AND EXISTS (SELECT 1 FROM c) RETURNING 1
+		), nxt AS (
+			SELECT seq FROM chat.messages WHERE conversation_id = $1 AND status = 'pending' AND id IS DISTINCT FROM $3::uuid
+				AND EXISTS (SELECT 1 FROM c) ORDER BY seq LIMIT 1
+		), rel AS (
+			UPDATE chat.conversations SET lease_token = NULL, lease_until = NULL
+			WHERE id = $1 AND lease_token = $2::uuid AND NOT EXISTS (SELECT 1 FROM nxt) RETURNING 1
+		)
+		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM rel), (SELECT seq FROM nxt)`,
+		c.ID, token, nullable(f.Inbound), n, out.ids, out.positions, out.roles, out.types, out.contents, out.replyTo,
+		out.tokens, out.latency, out.models, out.suggestions, out.switchers, out.chunks, out.cancelled)
+	// The next message, if any, with a snapshot that sees the ones above.
+	b.Queue(`SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND status = 'pending'
+			AND EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid)
+		ORDER BY seq LIMIT 1`, c.ID, token)
+}
+
+// readFinish reads what queueFinish's statements did into cont.
+func readFinish(r pgx.BatchResults, f *Finish, cont *Continued) error {
+	conv, err := scanConv(r.QueryRow())
+	if errors.Is(err, ErrNotFound) {
+		return ErrLeaseLost
 	}
-	return cont, nil
+	if err != nil {
+		return err
+	}
+	cont.state = conv.Handoff
+	n := len(f.Outputs)
+	for i, m := range f.Outputs {
+		m.Seq = conv.NextSeq - int64(n) + int64(i) + 1
+	}
+	var inserted, released int
+	var next *int64
+	if err := r.QueryRow().Scan(&inserted, &released, &next); err != nil {
+		return err
+	}
+	if inserted != n {
+		return fmt.Errorf("finish turn: %d of %d answers stored", inserted, n)
+	}
+	cont.Released = released == 1
+	if cont.Next, err = scanMsg(r.QueryRow()); errors.Is(err, ErrNotFound) {
+		cont.Next = nil
+	} else if err != nil {
+		return err
+	}
+	if cont.Released != (next == nil) || (cont.Next != nil) != (next != nil) || cont.Next != nil && cont.Next.Seq != *next {
+		return fmt.Errorf("finish turn: inconsistent outcome (released %v, next %v)", cont.Released, next)
+	}
+	if !cont.Released {
+		cont.Conv = conv
+	}
+	return nil
 }
 
 // outputColumns are a turn's answers as one array per column, for a
@@ -582,7 +619,7 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-// jsonOrNull is v as JSON, or NULL when empty (as nilIfEmpty stores it).
+// jsonOrNull is v as JSON, or NULL when empty.
 func jsonOrNull[T any](v []T) *string {
 	if len(v) == 0 {
 		return nil
@@ -608,65 +645,6 @@ func intArray(v []int32) *string {
 	return &s
 }
 
-// finishWithHandoff is FinishTurn for a turn that asked for a human: the
-// hand-off reads and checks the state and writes its event in the same
-// transaction.
-func (s *Store) finishWithHandoff(ctx context.Context, org, token string, ttl time.Duration, f *Finish) (*Continued, error) {
-	c := f.Conv
-	cont := &Continued{}
-	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
-		var next int64
-		var state string
-		err := tx.QueryRow(ctx, `UPDATE chat.conversations SET next_seq = next_seq + $3, lease_until = now() + $4::interval, updated_at = now(),
-				kbs = $5, tools = $6, contexts = $7, switchers = $8, suggestions = $9, active_switchers = $10, script_user = $11
-			WHERE id = $1 AND lease_token = $2 RETURNING next_seq, handoff_state`,
-			c.ID, token, len(f.Outputs), ttl, nonNil(c.KBs), nonNil(c.Tools), nonNilMap(c.Contexts), nonNil(c.Switchers),
-			nonNil(c.Suggestions), nonNil(c.ActiveSwitchers), c.ScriptUser).Scan(&next, &state)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrLeaseLost
-		}
-		if err != nil {
-			return err
-		}
-		b := &pgx.Batch{}
-		first := next - int64(len(f.Outputs)) + 1
-		for i, m := range f.Outputs {
-			m.Seq = first + int64(i)
-			if m.ID == "" {
-				m.ID = uuid.Must(uuid.NewV7()).String()
-			}
-			m.ConversationID = c.ID
-			m.Position = f.InboundSeq*1000 + int64(min(i+1, 999))
-			b.Queue(`INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, reply_to, tokens,
-					latency_ms, model, suggestions, switchers, chunks, cancelled)
-				VALUES ($1, $2, $3, $16, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-				org, c.ID, m.Seq, m.ID, m.Role, m.Type, m.Content, nullable(m.ReplyTo), m.Tokens, m.LatencyMS, m.Model,
-				nilIfEmpty(m.Suggestions), nilIfEmpty(m.Switchers), m.Chunks, m.Cancelled, m.Position)
-		}
-		if f.Inbound != "" {
-			b.Queue(`UPDATE chat.messages SET status = 'done' WHERE id = $1`, f.Inbound)
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		if f.Transfer != nil && state == StateBot {
-			if _, err := s.handoff(ctx, tx, org, c.ID, []string{StateBot}, StateQueued, f.Transfer.Queue, "", f.Transfer.Actor, f.Transfer.Reason, "bot.chat.handoff.requested"); err != nil {
-				return err
-			}
-		}
-		if cont.Next, err = firstPending(ctx, tx, c.ID); err != nil || cont.Next != nil {
-			if err == nil {
-				cont.Conv, err = scanConv(tx.QueryRow(ctx, `SELECT `+convColumns+` FROM chat.conversations WHERE id = $1`, c.ID))
-			}
-			return err
-		}
-		cont.Released = true
-		_, err = tx.Exec(ctx, `UPDATE chat.conversations SET lease_token = NULL, lease_until = NULL WHERE id = $1`, c.ID)
-		return err
-	})
-	return cont, err
-}
-
 func nonNil[T any](v []T) []T {
 	if v == nil {
 		return []T{}
@@ -679,13 +657,6 @@ func nonNilMap(m map[string]string) map[string]string {
 		return map[string]string{}
 	}
 	return m
-}
-
-func nilIfEmpty[T any](v []T) any {
-	if len(v) == 0 {
-		return nil
-	}
-	return v
 }
 
 // AddMessage stores a complete message outside a turn (an attendant's
