@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/coder/websocket"
 	"google.golang.org/grpc/codes"
@@ -82,7 +81,7 @@ func (a *api) attendantWS(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	go d.ping(cancel)
+	go keepAlive(ctx, ws, cancel)
 	go func() {
 		for {
 			_, data, err := ws.Read(ctx)
@@ -126,38 +125,13 @@ func (d *desk) end(err error) {
 	}
 }
 
-// send writes one frame; coder/websocket allows concurrent writers.
+// send writes one frame; a socket that cannot take it ends the desk.
 func (d *desk) send(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(d.ctx, writeTimeout)
-	defer cancel()
-	if err := d.ws.Write(wctx, websocket.MessageText, b); err != nil {
+	if err := writeJSON(d.ctx, d.ws, v); err != nil {
 		d.end(nil)
 		return err
 	}
 	return nil
-}
-
-func (d *desk) ping(cancel context.CancelFunc) {
-	t := time.NewTicker(pingEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.ctx.Done():
-			return
-		case <-t.C:
-			pctx, c := context.WithTimeout(d.ctx, writeTimeout)
-			err := d.ws.Ping(pctx)
-			c()
-			if err != nil {
-				cancel()
-				return
-			}
-		}
-	}
 }
 
 func (d *desk) fail(f *attendantFrame, err error) {

@@ -181,15 +181,7 @@ func (a *api) websocket(w http.ResponseWriter, r *http.Request) {
 	}
 	defer ws.CloseNow()
 	ws.SetReadLimit(MaxFrameBytes)
-	send := func(v any) error {
-		wctx, c := context.WithTimeout(ctx, writeTimeout)
-		defer c()
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		return ws.Write(wctx, websocket.MessageText, b)
-	}
+	send := func(v any) error { return writeJSON(ctx, ws, v) }
 	out := make(chan error, 1)
 	go func() {
 		// Server → client: every frame of the conversation.
@@ -211,24 +203,7 @@ func (a *api) websocket(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	go func() {
-		t := time.NewTicker(pingEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				pctx, c := context.WithTimeout(ctx, writeTimeout)
-				err := ws.Ping(pctx)
-				c()
-				if err != nil {
-					cancel()
-					return
-				}
-			}
-		}
-	}()
+	go keepAlive(ctx, ws, cancel)
 	// Client → server, until the socket or the watch ends.
 	in := make(chan error, 1)
 	go func() {
@@ -268,6 +243,39 @@ func (a *api) websocket(w http.ResponseWriter, r *http.Request) {
 	case <-out:
 		ws.Close(websocket.StatusTryAgainLater, "the conversation stream ended; reconnect")
 	case <-ctx.Done():
+	}
+}
+
+// writeJSON writes v as one text frame, bounded by writeTimeout.
+// coder/websocket lets several goroutines write at once.
+func writeJSON(ctx context.Context, ws *websocket.Conn, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	return ws.Write(wctx, websocket.MessageText, b)
+}
+
+// keepAlive pings the socket every pingEvery until ctx ends; a ping that
+// is not answered calls cancel.
+func keepAlive(ctx context.Context, ws *websocket.Conn, cancel context.CancelFunc) {
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, c := context.WithTimeout(ctx, writeTimeout)
+			err := ws.Ping(pctx)
+			c()
+			if err != nil {
+				cancel()
+				return
+			}
+		}
 	}
 }
 
