@@ -2,12 +2,15 @@ package botdrive
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -183,5 +186,123 @@ func TestDirectTransfersLocal(t *testing.T) {
 	m, err := st.Recv()
 	if err != nil || m.GetUrl() != "" || string(m.GetChunk()) != "hello" {
 		t.Fatalf("local read: %v %v", m, err)
+	}
+}
+
+// readOne reads a ReadFile answer that must be a single message.
+func readOne(t *testing.T, e *testEnv, ctx context.Context, req *drivev1.ReadFileRequest) *drivev1.ReadFileResponse {
+	t.Helper()
+	st, err := e.c.ReadFile(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != io.EOF {
+		t.Fatalf("more than one message: %v", err)
+	}
+	return m
+}
+
+// TestDownloadRedirect: with S3_DOWNLOAD_REDIRECT (and without the
+// gateway's own data path, which it does not need) ReadFile hands a caller
+// that accepts redirects a presigned GET for its client, after the same
+// checks: exactly that object, with the recorded content type, a Range of
+// the client's own, expiring. Only S3 files; other callers stream.
+func TestDownloadRedirect(t *testing.T) {
+	e := startServer(t, func(s *Settings) {
+		s3Settings(s3test.Start(t))(s)
+		s.S3GatewayDirect, s.S3DownloadRedirect = false, true
+	})
+	ctx := as(testOrg, readPerms+",files:write")
+	content := []byte("<html><body>hello from the bucket</body></html>")
+	put, err := e.c.PutFile(ctx, &drivev1.PutFileRequest{Bot: "b", Path: "b.gbkb/page.html", Content: content})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.PutFile(ctx, &drivev1.PutFileRequest{Bot: "b", Path: "b.gbkb/other.txt", Content: []byte("other")}); err != nil {
+		t.Fatal(err)
+	}
+	req := &drivev1.ReadFileRequest{Bot: "b", Path: "b.gbkb/page.html", Offset: 5, AcceptUrl: true, AcceptRedirect: true}
+	m := readOne(t, e, ctx, req)
+	if m.GetRedirectUrl() == "" || m.GetUrl() != "" || len(m.GetChunk()) != 0 || m.GetUrlEtag() == "" ||
+		m.GetInfo().GetHash() != put.GetInfo().GetHash() || m.GetLength() != int64(len(content)) {
+		t.Fatalf("redirect answer: %v", m)
+	}
+	ct := m.GetInfo().GetContentType()
+	if !strings.HasPrefix(ct, "text/html") {
+		t.Fatalf("recorded content type %q", ct)
+	}
+	// The whole object (the offset is the client's Range to send), with the
+	// recorded content type and the ETag botdrive recorded.
+	res, body := httpDo(t, "GET", m.GetRedirectUrl(), nil)
+	if res.StatusCode != 200 || !bytes.Equal(body, content) || res.Header.Get("Content-Type") != ct ||
+		strings.Trim(res.Header.Get("ETag"), `"`) != strings.Trim(m.GetUrlEtag(), `"`) {
+		t.Fatalf("GET the redirect: %d %q %v", res.StatusCode, body, res.Header)
+	}
+	res, body = httpDo(t, "GET", m.GetRedirectUrl(), nil, "Range", "bytes=5-9")
+	if res.StatusCode != 206 || !bytes.Equal(body, content[5:10]) {
+		t.Fatalf("Range at the redirect: %d %q", res.StatusCode, body)
+	}
+	// For that object only: another key, or another content type, is refused.
+	for _, u := range []string{
+		strings.Replace(m.GetRedirectUrl(), "page.html", "other.txt", 1),
+		strings.Replace(m.GetRedirectUrl(), "text%2Fhtml", "text%2Fplain", 1),
+	} {
+		if u == m.GetRedirectUrl() {
+			t.Fatalf("nothing replaced in %s", u)
+		}
+		if res, _ := httpDo(t, "GET", u, nil); res.StatusCode != http.StatusForbidden {
+			t.Fatalf("tampered redirect %s: %d", u, res.StatusCode)
+		}
+	}
+	// The same checks as any read: another org, a missing file, no permission.
+	st, err := e.c.ReadFile(as(otherOrg, allPerms), req)
+	if err == nil {
+		_, err = st.Recv()
+	}
+	code(t, err, codes.NotFound)
+	st, err = e.c.ReadFile(ctx, &drivev1.ReadFileRequest{Bot: "b", Path: "b.gbkb/missing.html", AcceptRedirect: true})
+	if err == nil {
+		_, err = st.Recv()
+	}
+	code(t, err, codes.NotFound)
+	st, err = e.c.ReadFile(as(testOrg, "files:write"), req)
+	if err == nil {
+		_, err = st.Recv()
+	}
+	code(t, err, codes.PermissionDenied)
+	// A caller that does not accept redirects gets the bytes (accept_url
+	// alone offers nothing: S3_GATEWAY_DIRECT is off).
+	got, first, err := readAll(t, e.c, ctx, &drivev1.ReadFileRequest{Bot: "b", Path: "b.gbkb/page.html", AcceptUrl: true})
+	if err != nil || !bytes.Equal(got, content) || first.GetRedirectUrl() != "" || first.GetUrl() != "" {
+		t.Fatalf("stream without accept_redirect: %q %v %v", got, first, err)
+	}
+	// BOTS_DIR files are not in S3: streamed.
+	dctx := as(authz.DefaultOrgID, allPerms)
+	if _, err := e.c.PutFile(dctx, &drivev1.PutFileRequest{Bot: "sample", Path: "sample.gbot/notes.txt", Content: []byte("local")}); err != nil {
+		t.Fatal(err)
+	}
+	if m := readOne(t, e, dctx, &drivev1.ReadFileRequest{Bot: "sample", Path: "sample.gbot/notes.txt", AcceptUrl: true, AcceptRedirect: true}); m.GetRedirectUrl() != "" || string(m.GetChunk()) != "local" {
+		t.Fatalf("BOTS_DIR read: %v", m)
+	}
+
+	// The URL expires, and the cache never hands out one that has (it
+	// reuses a URL only for a fifth of its lifetime).
+	e.srv.urlTTL = 3 * time.Second
+	e.srv.getURLs.m = nil
+	u := readOne(t, e, ctx, req).GetRedirectUrl()
+	if res, _ := httpDo(t, "GET", u, nil); res.StatusCode != 200 {
+		t.Fatalf("fresh short URL: %d", res.StatusCode)
+	}
+	time.Sleep(4500 * time.Millisecond)
+	if res, _ := httpDo(t, "GET", u, nil); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("expired URL: %d", res.StatusCode)
+	}
+	u2 := readOne(t, e, ctx, req).GetRedirectUrl()
+	if res, body := httpDo(t, "GET", u2, nil); u2 == u || res.StatusCode != 200 || !bytes.Equal(body, content) {
+		t.Fatalf("URL after expiry: same %v, %d", u2 == u, res.StatusCode)
 	}
 }

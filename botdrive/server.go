@@ -81,7 +81,9 @@ type server struct {
 	signer   *presign.Signer
 	presign  storage.Presigner // set when S3 URLs are handed out directly
 	data     storage.DataURLs  // set when the gateway may move S3 bytes itself
-	getURLs  getURLs           // recent presigned GETs of data, by key
+	redirect storage.DataURLs  // set when downloads may be redirected to S3 (S3_DOWNLOAD_REDIRECT)
+	getURLs  getURLs           // recent presigned GETs of data and redirect, by key
+	urlTTL   time.Duration     // lifetime of those GETs: dataURLTTL (tests shorten it)
 	extract  extract.Limits
 	pkgLim   pkgimport.Limits
 	pkgMax   int64 // bytes of an uploaded zip
@@ -187,8 +189,9 @@ func (s *server) ReadFile(r *drivev1.ReadFileRequest, stream grpc.ServerStreamin
 	if err != nil {
 		return err
 	}
-	if r.GetAcceptUrl() && s.data != nil {
-		m, err := s.readURL(ctx, org, r.GetBot(), r.GetPath(), r.GetOffset(), r.GetLength())
+	redirect := r.GetAcceptRedirect() && s.redirect != nil
+	if redirect || (r.GetAcceptUrl() && s.data != nil) {
+		m, err := s.readURL(ctx, org, r.GetBot(), r.GetPath(), r.GetOffset(), r.GetLength(), redirect)
 		if err != nil {
 			return err
 		}
@@ -199,9 +202,10 @@ func (s *server) ReadFile(r *drivev1.ReadFileRequest, stream grpc.ServerStreamin
 	return s.stream(ctx, org, r.GetBot(), r.GetPath(), r.GetOffset(), r.GetLength(), func(m *drivev1.ReadFileResponse) error { return stream.Send(m) })
 }
 
-// Lifetimes of the data URLs and upload tickets handed to the gateway. A
-// URL is used at once (S3 checks its expiry when a request starts); a
-// ticket is committed when the bytes are in, however long that took.
+// Lifetimes of the data URLs and upload tickets handed to the gateway (a
+// redirect's URL is a data URL the gateway hands to its client). A URL is
+// used at once (S3 checks its expiry when a request starts); a ticket is
+// committed when the bytes are in, however long that took.
 const (
 	dataURLTTL = 5 * time.Minute
 	ticketTTL  = 24 * time.Hour
@@ -212,10 +216,15 @@ const (
 // readURL answers ReadFile with a presigned GET of the object when the file
 // is in the main store (nil otherwise: stream it): the same checks and the
 // same first message as stream, without the bytes, from the metadata
-// alone. The reader sends If-Match with url_etag, so an object changed
-// behind the metadata is refused (and the reader falls back to the stream,
-// which reconciles nothing but serves what is stored, as always).
-func (s *server) readURL(ctx context.Context, org, bot, p string, offset, length int64) (*drivev1.ReadFileResponse, error) {
+// alone. The URL's answer carries the recorded content type.
+//
+// For the gateway (url): the reader sends If-Match with url_etag, so an
+// object changed behind the metadata is refused (and the reader falls back
+// to the stream, which reconciles nothing but serves what is stored, as
+// always). For a redirect (redirect_url, S3_DOWNLOAD_REDIRECT): the client
+// reads the object itself, with its own Range, and nothing pins it; it
+// gets url_etag to compare with the store's answer.
+func (s *server) readURL(ctx context.Context, org, bot, p string, offset, length int64, redirect bool) (*drivev1.ReadFileResponse, error) {
 	if offset < 0 || length < 0 {
 		return nil, status.Error(codes.InvalidArgument, "offset and length must not be negative")
 	}
@@ -223,14 +232,24 @@ func (s *server) readURL(ctx context.Context, org, bot, p string, offset, length
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	if !inMain || ((offset > 0 || length > 0) && offset >= f.Size) {
+	if !inMain {
+		return nil, nil // BOTS_DIR: streamed
+	}
+	if redirect {
+		u, err := s.getURLs.get(ctx, key, f.ContentType, s.urlTTL, s.redirect.PresignGetAs)
+		if err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+		return &drivev1.ReadFileResponse{Info: f.Proto(), Length: f.Size, RedirectUrl: u, UrlEtag: etag}, nil
+	}
+	if (offset > 0 || length > 0) && offset >= f.Size {
 		return nil, nil // stream decides, with the size as stored
 	}
 	served := f.Size - offset
 	if length > 0 && length < served {
 		served = length
 	}
-	u, err := s.getURLs.get(ctx, key, s.data.PresignGet)
+	u, err := s.getURLs.get(ctx, key, f.ContentType, s.urlTTL, s.data.PresignGetAs)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -258,7 +277,7 @@ func (s *server) BeginUpload(ctx context.Context, r *drivev1.BeginUploadRequest)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	u, err := s.data.PresignPutExact(ctx, key, dataURLTTL, ct, h.GetSize())
+	u, err := s.data.PresignPutExact(ctx, key, s.urlTTL, ct, h.GetSize())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

@@ -40,16 +40,17 @@ import (
 
 // Settings are botdrive's own settings.
 type Settings struct {
-	S3Endpoint        string `env:"S3_ENDPOINT" desc:"S3-compatible endpoint (http://minio:9000). Unset (and no S3_BUCKET): files on local disk under DATA_DIR/drive."`
-	S3Region          string `env:"S3_REGION" envDefault:"us-east-1" desc:"S3 region."`
-	S3Bucket          string `env:"S3_BUCKET" desc:"S3 bucket holding every org's files (prefix per org). Created at start if missing. Default botserver when S3_ENDPOINT is set."`
-	S3AccessKeyID     string `env:"S3_ACCESS_KEY_ID" desc:"S3 access key."`
-	S3SecretAccessKey string `env:"S3_SECRET_ACCESS_KEY" desc:"S3 secret key."`
-	S3ForcePathStyle  bool   `env:"S3_FORCE_PATH_STYLE" envDefault:"false" desc:"Path-style bucket URLs (MinIO, versitygw and most self-hosted servers need true)."`
-	S3Prefix          string `env:"S3_PREFIX" desc:"Optional key prefix inside the bucket, to share a bucket with other data."`
-	S3PresignDirect   bool   `env:"S3_PRESIGN_DIRECT" envDefault:"false" desc:"Presigned URLs point straight at S3 (clients must reach S3_ENDPOINT); otherwise at the gateway (/api/v1/files/signed/...)."`
-	S3GatewayDirect   bool   `env:"S3_GATEWAY_DIRECT" envDefault:"true" desc:"The gateway moves file bytes to and from S3 itself (short-lived presigned URLs it never hands out; botdrive still authorises, checks and records every transfer), skipping the gRPC hop. Set false when the gateway cannot reach S3_ENDPOINT."`
-	S3PartSizeMB      int    `env:"S3_PART_SIZE_MB" envDefault:"8" desc:"Multipart upload part size in MiB (at least 5)."`
+	S3Endpoint         string `env:"S3_ENDPOINT" desc:"S3-compatible endpoint (http://minio:9000). Unset (and no S3_BUCKET): files on local disk under DATA_DIR/drive."`
+	S3Region           string `env:"S3_REGION" envDefault:"us-east-1" desc:"S3 region."`
+	S3Bucket           string `env:"S3_BUCKET" desc:"S3 bucket holding every org's files (prefix per org). Created at start if missing. Default botserver when S3_ENDPOINT is set."`
+	S3AccessKeyID      string `env:"S3_ACCESS_KEY_ID" desc:"S3 access key."`
+	S3SecretAccessKey  string `env:"S3_SECRET_ACCESS_KEY" desc:"S3 secret key."`
+	S3ForcePathStyle   bool   `env:"S3_FORCE_PATH_STYLE" envDefault:"false" desc:"Path-style bucket URLs (MinIO, versitygw and most self-hosted servers need true)."`
+	S3Prefix           string `env:"S3_PREFIX" desc:"Optional key prefix inside the bucket, to share a bucket with other data."`
+	S3PresignDirect    bool   `env:"S3_PRESIGN_DIRECT" envDefault:"false" desc:"Presigned URLs point straight at S3 (clients must reach S3_ENDPOINT); otherwise at the gateway (/api/v1/files/signed/...)."`
+	S3GatewayDirect    bool   `env:"S3_GATEWAY_DIRECT" envDefault:"true" desc:"The gateway moves file bytes to and from S3 itself (short-lived presigned URLs it never hands out; botdrive still authorises, checks and records every transfer), skipping the gRPC hop. Set false when the gateway cannot reach S3_ENDPOINT."`
+	S3DownloadRedirect bool   `env:"S3_DOWNLOAD_REDIRECT" envDefault:"false" desc:"Downloads of S3 files through the API answer 307 to a presigned GET of exactly that object (valid 5 minutes), so the bytes go straight between client and S3: clients must reach S3_ENDPOINT (as with S3_PRESIGN_DIRECT). botdrive still authorises and reads the metadata of every request, but the bytes are not pinned to the recorded version (compare X-Storage-ETag with S3's ETag). Local disk, BOTS_DIR and ?redirect=false: served through the gateway."`
+	S3PartSizeMB       int    `env:"S3_PART_SIZE_MB" envDefault:"8" desc:"Multipart upload part size in MiB (at least 5)."`
 
 	BotsDir string `env:"BOTS_DIR" desc:"Folder of the default organisation's bot packages (<bot>.gbai), created if missing; 'off' disables. Unset: ./bots if that folder exists and S3 is not configured."`
 
@@ -76,6 +77,9 @@ func (s *Settings) Validate() error {
 	var errs []error
 	if s.S3PartSizeMB < 5 {
 		errs = append(errs, errors.New("S3_PART_SIZE_MB must be at least 5"))
+	}
+	if s.S3DownloadRedirect && !s.useS3() {
+		errs = append(errs, errors.New("S3_DOWNLOAD_REDIRECT needs the S3 backend (S3_ENDPOINT or S3_BUCKET)"))
 	}
 	if s.URLSecret != "" && len(s.URLSecret) < 32 {
 		errs = append(errs, errors.New("DRIVE_URL_SECRET must be at least 32 characters"))
@@ -153,7 +157,7 @@ func setup(ctx context.Context, env *app.Env, s *Settings) error {
 func build(ctx context.Context, pool *pgxpool.Pool, dataDir string, s *Settings, log *slog.Logger) (*server, *drive.Drive, error) {
 	var main storage.Store
 	var presigner storage.Presigner
-	var data storage.DataURLs
+	var data, redirect storage.DataURLs
 	if s.useS3() {
 		bucket := s.S3Bucket
 		if bucket == "" {
@@ -173,6 +177,10 @@ func build(ctx context.Context, pool *pgxpool.Pool, dataDir string, s *Settings,
 		}
 		if s.S3GatewayDirect {
 			data = st
+		}
+		if s.S3DownloadRedirect {
+			redirect = st
+			log.Info("drive downloads of S3 files are redirected to presigned URLs (S3_DOWNLOAD_REDIRECT)")
 		}
 		log.Info("drive storage: S3", "endpoint", s.S3Endpoint, "bucket", bucket)
 	} else {
@@ -217,7 +225,7 @@ func build(ctx context.Context, pool *pgxpool.Pool, dataDir string, s *Settings,
 		return nil, nil, err
 	}
 	srv := &server{
-		d: d, log: log, signer: signer, presign: presigner, data: data,
+		d: d, log: log, signer: signer, presign: presigner, data: data, redirect: redirect, urlTTL: dataURLTTL,
 		extract:  extract.Limits{MaxInput: s.ExtractMaxBytes, MaxPages: s.ExtractMaxPages, Timeout: s.ExtractTimeout},
 		pkgLim:   pkgimport.Limits{MaxFiles: s.PackageMaxFiles, MaxTotal: s.PackageMaxUnpacked, MaxFileBytes: s.MaxFileBytes},
 		pkgMax:   s.PackageMaxBytes,

@@ -58,6 +58,7 @@ func TestSettingsValidation(t *testing.T) {
 		{"DRIVE_URL_SECRET=short"},
 		{"DRIVE_MAX_FILE_BYTES=0"},
 		{"DRIVE_RECONCILE_INTERVAL=-1s"},
+		{"S3_DOWNLOAD_REDIRECT=true"}, // local disk has nothing to redirect to
 	} {
 		if err := config.LoadFrom(env, &botdrive.Settings{}); err == nil {
 			t.Errorf("%v accepted", env)
@@ -65,5 +66,8 @@ func TestSettingsValidation(t *testing.T) {
 	}
 	if err := config.LoadFrom(nil, &botdrive.Settings{}); err != nil {
 		t.Fatalf("defaults: %v", err)
+	}
+	if err := config.LoadFrom([]string{"S3_DOWNLOAD_REDIRECT=true", "S3_ENDPOINT=http://s3:9000"}, &botdrive.Settings{}); err != nil {
+		t.Fatalf("redirect on S3: %v", err)
 	}
 }

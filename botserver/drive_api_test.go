@@ -329,3 +329,97 @@ func TestDriveDirectFallbacks(t *testing.T) {
 		t.Fatalf("range of a changed file: %d, %d bytes", r.status, len(r.body))
 	}
 }
+
+// TestDriveDownloadRedirect: with S3_DOWNLOAD_REDIRECT a download of an S3
+// file answers 307 to a presigned GET of exactly that object, after the
+// same checks; clients that follow it (Go's http.Client, browsers) get the
+// bytes and their Range from S3. HEAD, conditional hits, ?redirect=false
+// and BOTS_DIR files are served as before.
+func TestDriveDownloadRedirect(t *testing.T) {
+	dir := t.TempDir()
+	e := driveAPI(t, "S3_DOWNLOAD_REDIRECT=true", "BOTS_DIR="+dir)
+	const p = "/api/v1/bots/mybot/files/mybot.gbkb/big.bin"
+	big := make([]byte, 3<<20)
+	rand.Read(big)
+	if r := e.do(t, e.admin, "PUT", p, bytes.NewReader(big)); r.status != 200 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	meta := e.do(t, e.admin, "GET", p+"?metadata=true", nil).json(t)
+	etag := `"` + meta["hash"].(string) + `"`
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(c *http.Client, token, url string, hdr ...string) httpResp {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return httpResp{res.StatusCode, res.Header, b}
+	}
+	r := get(noFollow, e.admin, e.base+p)
+	loc := r.header.Get("Location")
+	if r.status != http.StatusTemporaryRedirect || !strings.HasPrefix(loc, e.s3.Endpoint+"/") || r.header.Get("ETag") != etag ||
+		r.header.Get("Cache-Control") != "no-store" || r.header.Get("X-Storage-ETag") == "" || len(r.body) != 0 {
+		t.Fatalf("redirect: %d %v %q", r.status, r.header, r.body)
+	}
+	// The Location needs no token, and S3 answers the recorded version.
+	s3r := get(http.DefaultClient, "", loc)
+	if s3r.status != 200 || !bytes.Equal(s3r.body, big) || s3r.header.Get("ETag") != r.header.Get("X-Storage-ETag") ||
+		s3r.header.Get("Content-Type") != meta["content_type"] {
+		t.Fatalf("GET Location: %d, %d bytes, %v", s3r.status, len(s3r.body), s3r.header)
+	}
+	// Followed by Go's client, with a Range it re-sends to S3.
+	r = get(http.DefaultClient, e.admin, e.base+p, "Range", "bytes=100-1100099")
+	if r.status != 206 || !bytes.Equal(r.body, big[100:1100100]) || r.header.Get("Content-Range") != fmt.Sprintf("bytes 100-1100099/%d", len(big)) {
+		t.Fatalf("followed range: %d, %d bytes, %v", r.status, len(r.body), r.header)
+	}
+	r = get(http.DefaultClient, e.admin, e.base+p, "Range", "bytes=-10")
+	if r.status != 206 || !bytes.Equal(r.body, big[len(big)-10:]) {
+		t.Fatalf("followed suffix range: %d, %d bytes", r.status, len(r.body))
+	}
+	// For that object only.
+	if r := get(http.DefaultClient, "", strings.Replace(loc, "big.bin", "other.bin", 1)); r.status != http.StatusForbidden {
+		t.Fatalf("Location for another key: %d", r.status)
+	}
+	// The same checks as before, answered by the gateway: another org,
+	// no token, a missing file.
+	other := e.iss.User("0195f1c2-0000-7000-8000-0000000000d2", "files:read", "files:write")
+	errCode(t, get(noFollow, other, e.base+p), 404, "not_found")
+	errCode(t, get(noFollow, "", e.base+p), 401, "unauthorized")
+	errCode(t, get(noFollow, e.admin, e.base+"/api/v1/bots/mybot/files/mybot.gbkb/missing.bin"), 404, "not_found")
+	// Not redirected: a conditional hit, HEAD, ?redirect=false (the relay).
+	if r := get(noFollow, e.admin, e.base+p, "If-None-Match", etag); r.status != 304 {
+		t.Fatalf("If-None-Match: %d", r.status)
+	}
+	if r := e.do(t, e.admin, "HEAD", p, nil); r.status != 200 || r.header.Get("Content-Length") != fmt.Sprint(len(big)) || r.header.Get("Location") != "" {
+		t.Fatalf("head: %d %v", r.status, r.header)
+	}
+	r = get(noFollow, e.admin, e.base+p+"?redirect=false", "Range", "bytes=10-19")
+	if r.status != 206 || !bytes.Equal(r.body, big[10:20]) || r.header.Get("Location") != "" {
+		t.Fatalf("?redirect=false: %d %v", r.status, r.header)
+	}
+	// BOTS_DIR is on local disk: served by the gateway.
+	tok := e.iss.User(authz.DefaultOrgID, "files:read", "files:write")
+	if r := e.do(t, tok, "PUT", "/api/v1/bots/sample/files/sample.gbot/notes.txt", strings.NewReader("local")); r.status != 200 {
+		t.Fatalf("BOTS_DIR put: %d %s", r.status, r.body)
+	}
+	if r := get(noFollow, tok, e.base+"/api/v1/bots/sample/files/sample.gbot/notes.txt"); r.status != 200 || string(r.body) != "local" {
+		t.Fatalf("BOTS_DIR get: %d %q", r.status, r.body)
+	}
+	// Without the setting the same download is relayed.
+	off := driveAPI(t)
+	if r := off.do(t, off.admin, "PUT", p, bytes.NewReader(big)); r.status != 200 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	if r := get(noFollow, off.admin, off.base+p); r.status != 200 || !bytes.Equal(r.body, big) || r.header.Get("Location") != "" {
+		t.Fatalf("without S3_DOWNLOAD_REDIRECT: %d %v", r.status, r.header)
+	}
+}

@@ -82,9 +82,13 @@ type Presigner interface {
 
 // DataURLs is implemented by backends whose bytes botdrive's own gateway
 // may move itself (S3), so file data skips the gRPC hop: short-lived URLs
-// that never leave the gateway.
+// for exactly one object.
 type DataURLs interface {
-	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+	// PresignGetAs signs a GET whose answer carries this Content-Type
+	// (S3's response-content-type), whatever the object was stored with;
+	// "" leaves the stored one. Botdrive hands these to its clients too
+	// when downloads are redirected (S3_DOWNLOAD_REDIRECT).
+	PresignGetAs(ctx context.Context, key string, ttl time.Duration, contentType string) (string, error)
 	// PresignPutExact signs a PUT of exactly size bytes with this content
 	// type (both are signed headers: the server refuses anything else).
 	PresignPutExact(ctx context.Context, key string, ttl time.Duration, contentType string, size int64) (string, error)

@@ -31,6 +31,14 @@
 // then compares hashes and publishes the event as for any upload). These
 // URLs never leave the gateway. Local disk and BOTS_DIR files, unknown
 // sizes and small uploads go through the gRPC streams.
+//
+// With S3_DOWNLOAD_REDIRECT (botdrive's setting: clients can reach the
+// bucket) a download of an S3 file is not relayed at all: ReadFile, after
+// the same checks, answers with a presigned GET of exactly that object for
+// the client, and the gateway answers 307 to it (ETag: the recorded hash;
+// X-Storage-ETag: the ETag S3 answers for the recorded version, so the
+// client can tell a replaced object; Cache-Control: no-store). The client
+// sends its Range there itself. ?redirect=false asks for the relay.
 package drive
 
 import (
@@ -244,6 +252,7 @@ func (a *api) download(w http.ResponseWriter, r *http.Request) {
 		gateway.WriteJSON(w, http.StatusOK, toJSON(res.GetInfo()))
 		return
 	}
+	redirect := r.Method == http.MethodGet && r.URL.Query().Get("redirect") != "false"
 	a.serve(w, r, func(offset, length int64, acceptURL bool) (readStream, error) {
 		if r.Method == http.MethodHead || length < 0 {
 			res, err := a.c.StatFile(ctx, &drivev1.StatFileRequest{Bot: bot, Path: p})
@@ -252,7 +261,10 @@ func (a *api) download(w http.ResponseWriter, r *http.Request) {
 			}
 			return &statOnly{info: res.GetInfo()}, nil
 		}
-		return a.c.ReadFile(ctx, &drivev1.ReadFileRequest{Bot: bot, Path: p, Offset: offset, Length: length, AcceptUrl: acceptURL})
+		// A redirect is offered only with the URL (not on the fallback
+		// read after a failed fetch).
+		return a.c.ReadFile(ctx, &drivev1.ReadFileRequest{Bot: bot, Path: p, Offset: offset, Length: length,
+			AcceptUrl: acceptURL, AcceptRedirect: acceptURL && redirect})
 	})
 }
 
@@ -337,6 +349,18 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request, open func(offset, le
 		return
 	}
 	etag := `"` + first.GetInfo().GetHash() + `"`
+	if u := first.GetRedirectUrl(); u != "" && !matches(r.Header.Get("If-None-Match"), etag) {
+		// The client reads the bytes from S3 itself (S3_DOWNLOAD_REDIRECT).
+		h := w.Header()
+		h.Set("Location", u)
+		h.Set("ETag", etag)
+		if e := first.GetUrlEtag(); e != "" {
+			h.Set("X-Storage-ETag", `"`+strings.Trim(e, `"`)+`"`)
+		}
+		h.Set("Cache-Control", "no-store") // the URL expires; the next GET is authorised anew
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		return
+	}
 	var direct relay // the bytes, read from S3
 	if first.GetUrl() != "" && first.GetLength() > 0 && !matches(r.Header.Get("If-None-Match"), etag) {
 		if direct, err = a.fetch(r.Context(), first); err != nil {

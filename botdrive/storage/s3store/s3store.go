@@ -422,10 +422,19 @@ func escapePath(p string) string {
 
 // PresignGet implements storage.Presigner.
 func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	return s.PresignGetAs(ctx, key, ttl, "")
+}
+
+// PresignGetAs implements storage.DataURLs.
+func (s *Store) PresignGetAs(ctx context.Context, key string, ttl time.Duration, contentType string) (string, error) {
 	if err := storage.CheckKey(key); err != nil {
 		return "", err
 	}
-	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.cfg.Bucket, Key: s.full(key)}, s3.WithPresignExpires(ttl))
+	in := &s3.GetObjectInput{Bucket: &s.cfg.Bucket, Key: s.full(key)}
+	if contentType != "" {
+		in.ResponseContentType = aws.String(contentType)
+	}
+	req, err := s.presign.PresignGetObject(ctx, in, s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", mapErr(err)
 	}

@@ -66,6 +66,32 @@ func TestPresignedURLs(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("tampered presigned URL: %d", resp.StatusCode)
 	}
+	// With a content type: the answer carries it (whatever was stored), and
+	// it is signed: another one in the URL is refused.
+	as, err := s.PresignGetAs(ctx, "org/b.gbai/up.txt", time.Minute, "text/plain; charset=utf-8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.Get(as)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "uploaded directly" || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Fatalf("presigned get with a content type: %d %q %q", resp.StatusCode, b, resp.Header.Get("Content-Type"))
+	}
+	if !strings.Contains(as, "response-content-type=text%2Fplain") {
+		t.Fatalf("no response-content-type in %s", as)
+	}
+	resp, err = http.Get(strings.Replace(as, "response-content-type=text%2Fplain", "response-content-type=text%2Fhtml", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("presigned get with its content type changed: %d", resp.StatusCode)
+	}
 }
 
 func TestOpenFailsClearly(t *testing.T) {

@@ -554,9 +554,15 @@ type ReadFileRequest struct {
 	// The caller (the gateway) can fetch the bytes from a URL itself: the
 	// response may then be one message with info, offset, length and url and
 	// no chunk.
-	AcceptUrl     bool `protobuf:"varint,5,opt,name=accept_url,json=acceptUrl,proto3" json:"accept_url,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AcceptUrl bool `protobuf:"varint,5,opt,name=accept_url,json=acceptUrl,proto3" json:"accept_url,omitempty"`
+	// The caller (the gateway) can send its own client to a URL (an HTTP
+	// redirect): when botdrive allows it (S3_DOWNLOAD_REDIRECT) and the file
+	// is in S3, the response is one message with info, redirect_url and
+	// url_etag and no chunk, whatever offset and length say (the client
+	// sends its Range to the URL).
+	AcceptRedirect bool `protobuf:"varint,6,opt,name=accept_redirect,json=acceptRedirect,proto3" json:"accept_redirect,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ReadFileRequest) Reset() {
@@ -624,6 +630,13 @@ func (x *ReadFileRequest) GetAcceptUrl() bool {
 	return false
 }
 
+func (x *ReadFileRequest) GetAcceptRedirect() bool {
+	if x != nil {
+		return x.AcceptRedirect
+	}
+	return false
+}
+
 type ReadFileResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Chunk []byte                 `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
@@ -636,8 +649,14 @@ type ReadFileResponse struct {
 	// range from; send it with "Range" for the range and "If-Match" with
 	// url_etag, so the bytes are those of the object described. On any
 	// failure before the first byte, read again without accept_url.
-	Url           string `protobuf:"bytes,5,opt,name=url,proto3" json:"url,omitempty"`
-	UrlEtag       string `protobuf:"bytes,6,opt,name=url_etag,json=urlEtag,proto3" json:"url_etag,omitempty"`
+	Url string `protobuf:"bytes,5,opt,name=url,proto3" json:"url,omitempty"`
+	// With url: the ETag to send as If-Match. With redirect_url: the ETag
+	// the store answers for the object as recorded (the client may compare).
+	UrlEtag string `protobuf:"bytes,6,opt,name=url_etag,json=urlEtag,proto3" json:"url_etag,omitempty"`
+	// Only with accept_redirect: a short-lived presigned GET of exactly this
+	// object, for the client itself (its answer carries info.content_type).
+	// Not pinned to url_etag: a GET there serves whatever the object holds.
+	RedirectUrl   string `protobuf:"bytes,7,opt,name=redirect_url,json=redirectUrl,proto3" json:"redirect_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -710,6 +729,13 @@ func (x *ReadFileResponse) GetUrl() string {
 func (x *ReadFileResponse) GetUrlEtag() string {
 	if x != nil {
 		return x.UrlEtag
+	}
+	return ""
+}
+
+func (x *ReadFileResponse) GetRedirectUrl() string {
+	if x != nil {
+		return x.RedirectUrl
 	}
 	return ""
 }
@@ -2543,21 +2569,23 @@ const file_bot_drive_v1_drive_proto_rawDesc = "" +
 	"\x04path\x18\x02 \x01(\tR\x04path\"W\n" +
 	"\x0fGetFileResponse\x12*\n" +
 	"\x04info\x18\x01 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\fR\acontent\"\x86\x01\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"\xaf\x01\n" +
 	"\x0fReadFileRequest\x12\x10\n" +
 	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x16\n" +
 	"\x06length\x18\x04 \x01(\x03R\x06length\x12\x1d\n" +
 	"\n" +
-	"accept_url\x18\x05 \x01(\bR\tacceptUrl\"\xb1\x01\n" +
+	"accept_url\x18\x05 \x01(\bR\tacceptUrl\x12'\n" +
+	"\x0faccept_redirect\x18\x06 \x01(\bR\x0eacceptRedirect\"\xd4\x01\n" +
 	"\x10ReadFileResponse\x12\x14\n" +
 	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12*\n" +
 	"\x04info\x18\x02 \x01(\v2\x16.bot.drive.v1.FileInfoR\x04info\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x16\n" +
 	"\x06length\x18\x04 \x01(\x03R\x06length\x12\x10\n" +
 	"\x03url\x18\x05 \x01(\tR\x03url\x12\x19\n" +
-	"\burl_etag\x18\x06 \x01(\tR\aurlEtag\"s\n" +
+	"\burl_etag\x18\x06 \x01(\tR\aurlEtag\x12!\n" +
+	"\fredirect_url\x18\a \x01(\tR\vredirectUrl\"s\n" +
 	"\x0ePutFileRequest\x12\x10\n" +
 	"\x03bot\x18\x01 \x01(\tR\x03bot\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x18\n" +
