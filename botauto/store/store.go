@@ -26,10 +26,14 @@ var ErrNotFound = errors.New("not found")
 var ErrConflict = errors.New("the conversation changed concurrently")
 
 // Store is botauto's data access.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct {
+	pool *pgxpool.Pool
+	// turns commits the reads and saves of busy turns together.
+	turns *pg.Group
+}
 
 // New returns a Store on the service's pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, turns: pg.NewGroup(pool, 0, 0)} }
 
 // Bot is the live package of a bot as stored.
 type Bot struct {
@@ -149,13 +153,14 @@ type Conversation struct {
 // Turn reads what a turn needs in one round trip: the bot's live version and
 // the conversation (nil when it is new).
 func (s *Store) Turn(ctx context.Context, org, bot, conversation string) (botVersion string, c *Conversation, err error) {
-	err = pg.InOrgBatch(ctx, s.pool, org, func(b *pgx.Batch) {
+	err = s.turns.InOrgBatch(ctx, org, conversation, func(b *pgx.Batch) {
 		b.Queue(`SELECT b.version, c.bot, c.script, c.program_version, c.state, c.expires_at, c.turn
 			FROM (SELECT $1::uuid AS org_id) o
 			LEFT JOIN auto.bots b ON b.org_id = o.org_id AND b.bot = $2
 			LEFT JOIN auto.conversations c ON c.org_id = o.org_id AND c.conversation_id = $3`,
 			org, bot, conversation)
 	}, func(r pgx.BatchResults) error {
+		botVersion, c = "", nil
 		var (
 			cv      Conversation
 			version *string
@@ -183,7 +188,8 @@ func (s *Store) Turn(ctx context.Context, org, bot, conversation string) (botVer
 // SaveConversation stores c after a turn. prevTurn is the Turn read before
 // it (0 for a new conversation); ErrConflict if another turn saved since.
 func (s *Store) SaveConversation(ctx context.Context, org string, c *Conversation, prevTurn int64, isNew bool) error {
-	return pg.InOrgBatch(ctx, s.pool, org, func(b *pgx.Batch) {
+	// Group-committed: a conflict is a row not written, not an error.
+	return s.turns.InOrgBatch(ctx, org, c.ID, func(b *pgx.Batch) {
 		if isNew {
 			b.Queue(`INSERT INTO auto.conversations
 				(org_id, conversation_id, bot, script, program_version, state, expires_at, turn)

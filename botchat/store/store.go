@@ -121,10 +121,14 @@ type Message struct {
 type Store struct {
 	db  *pgxpool.Pool
 	now func() time.Time
+	// turns commits the writes of busy turns (Accept, FinishTurn) together.
+	turns *pg.Group
 }
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{db: pool, now: time.Now} }
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{db: pool, now: time.Now, turns: pg.NewGroup(pool, 0, 0)}
+}
 
 // DB is the pool (for tests and the outbox).
 func (s *Store) DB() *pgxpool.Pool { return s.db }
@@ -255,7 +259,9 @@ func (a Access) Allows(c *Conversation) bool {
 func (s *Store) Accept(ctx context.Context, org, convID string, access Access, m *Message, token string, ttl time.Duration) (*Accepted, error) {
 	res := &Accepted{}
 	id := uuid.Must(uuid.NewV7()).String()
-	err := pg.InOrgBatch(ctx, s.db, org, func(b *pgx.Batch) {
+	// Group-committed: every statement carries its own conditions, and the
+	// first one locks the conversation (see pg.Group).
+	err := s.turns.InOrgBatch(ctx, org, convID, func(b *pgx.Batch) {
 		b.Queue(`SELECT `+convColumns+` FROM chat.conversations WHERE id = $1 FOR UPDATE`, convID)
 		if m.ClientID != "" {
 			b.Queue(`SELECT id, seq, status FROM chat.messages WHERE conversation_id = $1 AND client_id = $2`, convID, m.ClientID)
@@ -275,6 +281,7 @@ func (s *Store) Accept(ctx context.Context, org, convID string, access Access, m
 				AND EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid)
 			ORDER BY seq LIMIT 1`, convID, token)
 	}, func(r pgx.BatchResults) error {
+		*res = Accepted{}
 		c, err := scanConv(r.QueryRow())
 		if err != nil {
 			return err
@@ -472,8 +479,13 @@ func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Dura
 	cont := &Continued{}
 	var err error
 	if f.Transfer == nil {
-		err = pg.InOrgBatch(ctx, s.db, org, func(b *pgx.Batch) { queueFinish(b, token, ttl, f) },
-			func(r pgx.BatchResults) error { return readFinish(r, f, cont) })
+		// Group-committed like Accept: its first statement locks the
+		// conversation, the rest only touch that conversation's rows.
+		err = s.turns.InOrgBatch(ctx, org, f.Conv.ID, func(b *pgx.Batch) { queueFinish(b, token, ttl, f) },
+			func(r pgx.BatchResults) error {
+				*cont = Continued{}
+				return readFinish(r, f, cont)
+			})
 	} else {
 		err = pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
 			b := &pgx.Batch{}

@@ -205,7 +205,7 @@ func run(ctx context.Context, c *config, out io.Writer) error {
 		return ctx.Err()
 	}
 	st.measuring.Store(true)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	// Markers for scripts that sample the server while it is measured.
 	fmt.Fprintln(out, "window: start")
 	select {
@@ -213,15 +213,15 @@ func run(ctx context.Context, c *config, out io.Writer) error {
 	case <-ctx.Done():
 	}
 	st.measuring.Store(false)
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	fmt.Fprintln(out, "window: end")
 	cancel()
 	wg.Wait()
-	report(out, c, st, elapsed)
+	report(out, c, st, elapsed, cpu)
 	return nil
 }
 
-func report(out io.Writer, c *config, st *stats, elapsed time.Duration) {
+func report(out io.Writer, c *config, st *stats, elapsed, cpu time.Duration) {
 	st.mu.Lock()
 	lat := slices.Clone(st.latencies)
 	lastErr := st.lastErr
@@ -247,6 +247,9 @@ func report(out io.Writer, c *config, st *stats, elapsed time.Duration) {
 	fmt.Fprintf(out, "latency:      mean %s  p50 %s  p95 %s  p99 %s  max %s\n",
 		round(mean), round(pct(.50)), round(pct(.95)), round(pct(.99)), round(pct(1)))
 	fmt.Fprintf(out, "error frames: %d   failures: %d   conversations started: %d\n", st.errFrames.Load(), st.failures.Load(), st.convs.Load())
+	if turns > 0 {
+		fmt.Fprintf(out, "botbench CPU:  %s per turn (%.2f cores)\n", round(cpu/time.Duration(turns)), cpu.Seconds()/elapsed.Seconds())
+	}
 	if lastErr != "" {
 		fmt.Fprintf(out, "last failure: %s\n", lastErr)
 	}
