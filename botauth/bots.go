@@ -247,28 +247,29 @@ func (s *server) CreateVisitorSession(ctx context.Context, req *authv1.CreateVis
 			return nil, s.dbErr(err)
 		}
 	}
-	resp := &authv1.CreateVisitorSessionResponse{}
-	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
-		var botID string
-		err := tx.QueryRow(ctx, `SELECT id FROM auth.bots WHERE name = $1 AND public AND status = 'active'`, req.GetBot()).Scan(&botID)
+	// One round trip: the session row is inserted only for a public, active
+	// bot of the org. If signing then fails, the row is a session nobody
+	// holds a token for, and it expires.
+	sid := uuid.NewString()
+	var botID string
+	err := pg.InOrgBatch(ctx, s.db, org, func(b *pgx.Batch) {
+		b.Queue(`INSERT INTO auth.visitor_sessions (id, org_id, bot_id, expires_at)
+			SELECT $1, $2, id, $3 FROM auth.bots WHERE name = $4 AND public AND status = 'active'
+			RETURNING bot_id`, sid, org, s.now().Add(s.set.VisitorTTL), req.GetBot())
+	}, func(br pgx.BatchResults) error {
+		err := br.QueryRow().Scan(&botID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("bot")
 		}
-		if err != nil {
-			return err
-		}
-		sid := uuid.NewString()
-		if _, err := tx.Exec(ctx, `INSERT INTO auth.visitor_sessions (id, org_id, bot_id, expires_at) VALUES ($1, $2, $3, $4)`,
-			sid, org, botID, s.now().Add(s.set.VisitorTTL)); err != nil {
-			return err
-		}
-		tok, err := s.sign(ctx, &authz.Identity{Kind: authz.KindVisitor, Subject: sid, OrgID: org, BotID: botID, SessionID: sid,
-			Permissions: []string{"chat:use"}}, s.set.VisitorTTL)
-		if err != nil {
-			return err
-		}
-		resp.SessionId, resp.Token, resp.ExpiresIn, resp.BotId = sid, tok, int64(s.set.VisitorTTL/time.Second), botID
-		return nil
+		return err
 	})
-	return resp, s.dbErr(err)
+	if err != nil {
+		return nil, s.dbErr(err)
+	}
+	tok, err := s.sign(ctx, &authz.Identity{Kind: authz.KindVisitor, Subject: sid, OrgID: org, BotID: botID, SessionID: sid,
+		Permissions: []string{"chat:use"}}, s.set.VisitorTTL)
+	if err != nil {
+		return nil, s.dbErr(err)
+	}
+	return &authv1.CreateVisitorSessionResponse{SessionId: sid, Token: tok, ExpiresIn: int64(s.set.VisitorTTL / time.Second), BotId: botID}, nil
 }

@@ -215,8 +215,11 @@ func (s *Store) Open(ctx context.Context, org string, c *Conversation) (out *Con
 // Get returns one conversation.
 func (s *Store) Get(ctx context.Context, org, id string) (*Conversation, error) {
 	var c *Conversation
-	err := pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) (err error) {
-		c, err = scanConv(tx.QueryRow(ctx, `SELECT `+convColumns+` FROM chat.conversations WHERE id = $1`, id))
+	// One round trip: every WebSocket and stream reads its conversation.
+	err := pg.InOrgBatch(ctx, s.db, org, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+convColumns+` FROM chat.conversations WHERE id = $1`, id)
+	}, func(br pgx.BatchResults) (err error) {
+		c, err = scanConv(br.QueryRow())
 		return err
 	})
 	return c, err

@@ -81,8 +81,8 @@ type Env struct {
 	DB      *pgxpool.Pool // nil when the service owns no schema
 	Cache   cache.Cache
 	Bus     *events.Bus
-	GRPC    *grpc.Server
-	Clients *grpcx.Clients // connections to other services by name ("botauth")
+	GRPC    grpc.ServiceRegistrar // register handlers here: on the listener and the in-process channel
+	Clients *grpcx.Clients        // connections to other services by name ("botauth")
 	Metrics *prometheus.Registry
 	Ready   func() bool // true between start and the beginning of the drain
 	// Auth verifies tokens: it guards every gRPC method of the process and
@@ -346,10 +346,15 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, authSetting
 	if err != nil {
 		return err
 	}
-	clients = grpcx.NewClients(base.Addrs, base.GRPCTimeout, tokens.DialOptions()...)
+	clients = grpcx.NewClients(base.Addrs, base.GRPCTimeout, grpcx.ClientInterceptors{
+		Unary: []grpc.UnaryClientInterceptor{tokens.UnaryClientInterceptor()}, Stream: []grpc.StreamClientInterceptor{tokens.StreamClientInterceptor()}})
 	self := dialable(grpcAddr)
 	for _, s := range services {
-		clients.SetAddr(s.Name, self)
+		if base.GRPCInProcess {
+			clients.SetLocal(s.Name, gs.Local())
+		} else {
+			clients.SetAddr(s.Name, self)
+		}
 	}
 	r.Adopt("grpc-clients", func(context.Context) error { return clients.Close() })
 
@@ -366,7 +371,7 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, authSetting
 			gs.AddHealthName(s.Health)
 		}
 		env := &Env{Service: s, Base: base, Log: log.With("service", s.Name), Cache: c, Bus: bus,
-			GRPC: gs.GRPC, Clients: clients, Metrics: reg, Ready: ready.Ready, runner: r,
+			GRPC: gs, Clients: clients, Metrics: reg, Ready: ready.Ready, runner: r,
 			Auth: guard, AuthSettings: authSettings}
 		if len(s.Schemas) > 0 {
 			env.DB = pool

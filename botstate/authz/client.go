@@ -89,23 +89,33 @@ func (s *ServiceTokens) outgoing(ctx context.Context) (context.Context, error) {
 	return metadata.AppendToOutgoingContext(ctx, kv...), nil
 }
 
+// UnaryClientInterceptor applies ForOrg and AsService to unary calls.
+func (s *ServiceTokens) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		ctx, err := s.outgoing(ctx)
+		if err != nil {
+			return err
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
+// StreamClientInterceptor applies ForOrg and AsService to streaming calls.
+func (s *ServiceTokens) StreamClientInterceptor() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		ctx, err := s.outgoing(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return streamer(ctx, desc, cc, method, opts...)
+	}
+}
+
 // DialOptions are the client interceptors that apply ForOrg and AsService.
 func (s *ServiceTokens) DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
-		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-			ctx, err := s.outgoing(ctx)
-			if err != nil {
-				return err
-			}
-			return invoker(ctx, method, req, reply, cc, opts...)
-		}),
-		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-			ctx, err := s.outgoing(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return streamer(ctx, desc, cc, method, opts...)
-		}),
+		grpc.WithChainUnaryInterceptor(s.UnaryClientInterceptor()),
+		grpc.WithChainStreamInterceptor(s.StreamClientInterceptor()),
 	}
 }
 

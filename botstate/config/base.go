@@ -25,6 +25,7 @@ type Base struct {
 	OTLPEndpoint    string            `env:"OTEL_EXPORTER_OTLP_ENDPOINT" desc:"OTLP/gRPC endpoint for traces. Unset: tracing is a no-op (context still propagates)."`
 	DrainDelay      time.Duration     `env:"DRAIN_DELAY" envDefault:"2s" desc:"On SIGTERM, time between reporting NOT_SERVING and stopping, so load balancers notice."`
 	ShutdownTimeout time.Duration     `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" desc:"Hard deadline for a graceful stop after the drain delay."`
+	GRPCInProcess   bool              `env:"GRPC_IN_PROCESS" envDefault:"true" desc:"Calls between services of one process go through an in-process gRPC channel: the same interceptors, authz, deadlines and tracing, without HTTP/2 and the loopback socket. false sends them to GRPC_ADDR like calls from other processes."`
 	GRPCTimeout     time.Duration     `env:"GRPC_DEFAULT_TIMEOUT" envDefault:"30s" desc:"Deadline applied to gRPC calls that arrive or leave without one."`
 	Addrs           map[string]string `env:"SERVICE_ADDRS" envKeyValSeparator:"=" desc:"gRPC addresses of services outside this process: botauth=botauth:9090,botchat=botchat:9090. In-process services need none."`
 }

@@ -44,6 +44,14 @@ var probe = &grpc.ServiceDesc{
 			}
 			return ic(ctx, &emptypb.Empty{}, &grpc.UnaryServerInfo{FullMethod: "/test.Probe/TraceID"}, h)
 		}},
+		{MethodName: "Block", Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
+			h := func(ctx context.Context, _ any) (any, error) {
+				blockEntered <- struct{}{}
+				<-ctx.Done()
+				return nil, status.FromContextError(ctx.Err()).Err()
+			}
+			return ic(ctx, &emptypb.Empty{}, &grpc.UnaryServerInfo{FullMethod: "/test.Probe/Block"}, h)
+		}},
 		{MethodName: "Deadline", Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
 			h := func(ctx context.Context, _ any) (any, error) {
 				d, ok := ctx.Deadline()
@@ -57,10 +65,13 @@ var probe = &grpc.ServiceDesc{
 	},
 }
 
+// blockEntered hears from every Block call once its handler runs.
+var blockEntered = make(chan struct{}, 8)
+
 func start(t *testing.T, timeout time.Duration) (*grpcx.Server, string) {
 	t.Helper()
 	s := grpcx.NewServer(grpcx.ServerOptions{DefaultTimeout: timeout})
-	s.GRPC.RegisterService(probe, struct{}{})
+	s.RegisterService(probe, struct{}{})
 	s.AddHealthName("test.Probe")
 	addr, err := s.Listen("127.0.0.1:0")
 	if err != nil {
@@ -74,18 +85,92 @@ func start(t *testing.T, timeout time.Duration) (*grpcx.Server, string) {
 	return s, addr.String()
 }
 
+// Every behaviour holds the same whether a call crosses the network or
+// stays in the process through Server.Local.
 func TestServerBehaviour(t *testing.T) {
-	srv, addr := start(t, 3*time.Second)
-	var _ lifecycle.Readiness = srv
-	cc, err := grpcx.Dial(addr, time.Second)
+	for _, path := range []string{"network", "in-process"} {
+		t.Run(path, func(t *testing.T) {
+			srv, addr := start(t, 3*time.Second)
+			var cc, raw grpc.ClientConnInterface
+			if path == "network" {
+				conn, err := grpcx.Dial(addr, time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				rawConn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecureCreds()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rawConn.Close()
+				cc, raw = conn, rawConn
+			} else {
+				c := grpcx.NewClients(nil, time.Second, grpcx.ClientInterceptors{})
+				c.SetLocal("probe", srv.Local())
+				var err error
+				if cc, err = c.Conn("probe"); err != nil {
+					t.Fatal(err)
+				}
+				raw = srv.Local()
+			}
+			serverBehaviour(t, srv, cc, raw)
+		})
+	}
+}
+
+// A stop treats in-process calls as GracefulStop treats the network's: the
+// running ones may finish, new ones are refused, and the deadline cancels
+// what is left.
+func TestStopDrainsLocalCalls(t *testing.T) {
+	srv, _ := start(t, time.Minute)
+	c := grpcx.NewClients(nil, time.Minute, grpcx.ClientInterceptors{})
+	c.SetLocal("probe", srv.Local())
+	cc, err := c.Conn("probe")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cc.Close()
+	ctx := context.Background()
+	blocked := make(chan error, 1)
+	go func() { blocked <- cc.Invoke(ctx, "/test.Probe/Block", &emptypb.Empty{}, &emptypb.Empty{}) }()
+	<-blockEntered
+
+	stopCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.Unit("grpc").Stop(stopCtx) }()
+	// While the stop waits for Block, a new call is refused.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := cc.Invoke(ctx, "/test.Probe/Deadline", &emptypb.Empty{}, &durationpb.Duration{})
+		if status.Code(err) == codes.Unavailable {
+			break
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("a call during the stop: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case err := <-blocked:
+		t.Fatalf("the running call ended before the stop's deadline: %v", err)
+	default:
+	}
+	if err := <-stopped; err == nil || !strings.Contains(err.Error(), "deadline passed") {
+		t.Fatalf("stop: %v", err)
+	}
+	if err := <-blocked; status.Code(err) != codes.Canceled {
+		t.Fatalf("the running call after the deadline: %v", err)
+	}
+}
+
+// serverBehaviour checks srv through cc (a Clients connection, default
+// deadline 1s) and raw (no client interceptors).
+func serverBehaviour(t *testing.T, srv *grpcx.Server, cc, raw grpc.ClientConnInterface) {
+	var _ lifecycle.Readiness = srv
 	ctx := context.Background()
 
 	// A panic is an Internal error that does not leak the panic's text.
-	err = cc.Invoke(ctx, "/test.Probe/Panic", &emptypb.Empty{}, &emptypb.Empty{})
+	err := cc.Invoke(ctx, "/test.Probe/Panic", &emptypb.Empty{}, &emptypb.Empty{})
 	if status.Code(err) != codes.Internal || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("panic: %v", err)
 	}
@@ -99,11 +184,6 @@ func TestServerBehaviour(t *testing.T) {
 	if d := left.AsDuration(); d <= 0 || d > time.Second {
 		t.Fatalf("client default deadline: handler had %s", d)
 	}
-	raw, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecureCreds()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
 	if err := raw.Invoke(ctx, "/test.Probe/Deadline", &emptypb.Empty{}, &left); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +196,12 @@ func TestServerBehaviour(t *testing.T) {
 	var got wrapperspb.StringValue
 	if err := cc.Invoke(logx.WithRequestID(ctx, "req-42"), "/test.Probe/RequestID", &emptypb.Empty{}, &got); err != nil || got.Value != "req-42" {
 		t.Fatalf("request id: %q %v", got.Value, err)
+	}
+	// A reply read into another message type with the same wire format
+	// arrives as the network would deliver it.
+	var asBytes wrapperspb.BytesValue
+	if err := cc.Invoke(logx.WithRequestID(ctx, "req-7"), "/test.Probe/RequestID", &emptypb.Empty{}, &asBytes); err != nil || string(asBytes.Value) != "req-7" {
+		t.Fatalf("wire-compatible reply: %q %v", asBytes.Value, err)
 	}
 	bad := metadata.AppendToOutgoingContext(ctx, "x-request-id", "spaces and {braces} are not an id")
 	if err := raw.Invoke(bad, "/test.Probe/RequestID", &emptypb.Empty{}, &got); err != nil || got.Value != "" {
@@ -156,7 +242,7 @@ func TestServerBehaviour(t *testing.T) {
 }
 
 func TestClientsNameTheMissingService(t *testing.T) {
-	c := grpcx.NewClients(map[string]string{"botauth": "127.0.0.1:1"}, time.Second)
+	c := grpcx.NewClients(map[string]string{"botauth": "127.0.0.1:1"}, time.Second, grpcx.ClientInterceptors{})
 	defer c.Close()
 	if _, err := c.Conn("botauth"); err != nil {
 		t.Fatal(err)

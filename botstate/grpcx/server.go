@@ -26,6 +26,9 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/fullstorydev/grpchan"
+	"github.com/fullstorydev/grpchan/inprocgrpc"
+
 	"github.com/botserver-go/botserver-go/botstate/lifecycle"
 )
 
@@ -43,10 +46,19 @@ type ServerOptions struct {
 
 // Server is a gRPC server with health and reflection registered. Every
 // health name it was told about reports NOT_SERVING until SetReady(true).
+//
+// Services registered with RegisterService are also reachable through
+// Local, an in-process channel: the same server interceptors (request id,
+// metrics, logging, recovery, deadlines, authz) and stats handler run, but
+// messages are cloned instead of encoded and cross no HTTP/2 connection.
 type Server struct {
 	GRPC   *grpc.Server
 	Health *health.Server
 	log    *slog.Logger
+
+	local    *inprocgrpc.Channel
+	localReg grpc.ServiceRegistrar
+	calls    localCalls
 
 	mu    sync.Mutex
 	names []string
@@ -96,6 +108,10 @@ func NewServer(o ServerOptions) *Server {
 		recovery.StreamServerInterceptor(rec))
 	unary = append(unary, o.Unary...)
 	stream = append(stream, o.Stream...)
+	local := new(inprocgrpc.Channel).
+		WithCloner(wireCloner{}).
+		WithServerStatsHandler(otelgrpc.NewServerHandler()).
+		WithClientStatsHandler(otelgrpc.NewClientHandler())
 	s := &Server{
 		GRPC: grpc.NewServer(
 			grpc.StatsHandler(otelgrpc.NewServerHandler()),
@@ -113,12 +129,31 @@ func NewServer(o ServerOptions) *Server {
 		),
 		Health: health.NewServer(),
 		log:    log,
+		local:  local,
 	}
-	healthpb.RegisterHealthServer(s.GRPC, s.Health)
+	s.calls.init()
+	// Local calls are counted first, so a stop can wait for them as
+	// GracefulStop waits for the network's.
+	s.localReg = grpchan.WithStreamInterceptors(grpchan.WithUnaryInterceptors(local,
+		append([]grpc.UnaryServerInterceptor{s.calls.unary}, unary...)...),
+		append([]grpc.StreamServerInterceptor{s.calls.stream}, stream...)...)
+	s.RegisterService(&healthpb.Health_ServiceDesc, s.Health)
 	reflection.Register(s.GRPC)
 	s.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	return s
 }
+
+// RegisterService registers a service on the network server and on the
+// in-process channel, so Server implements grpc.ServiceRegistrar.
+func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
+	s.GRPC.RegisterService(desc, impl)
+	s.localReg.RegisterService(desc, impl)
+}
+
+// Local is a connection to this server's services that stays in the
+// process. Wrap it with the client interceptors a network connection would
+// have (Clients.SetLocal does).
+func (s *Server) Local() grpc.ClientConnInterface { return s.local }
 
 // AddHealthName declares a health service name (e.g. "bot.chat.v1.ChatService").
 func (s *Server) AddHealthName(name string) {
@@ -175,12 +210,13 @@ func (s *Server) Unit(name string, deps ...string) lifecycle.Unit {
 		},
 		Stop: func(ctx context.Context) error {
 			stopped := make(chan struct{})
-			go func() { s.GRPC.GracefulStop(); close(stopped) }()
+			go func() { s.GRPC.GracefulStop(); <-s.calls.stop(); close(stopped) }()
 			select {
 			case <-stopped:
 				return nil
 			case <-ctx.Done():
 				s.GRPC.Stop()
+				s.calls.cancel()
 				<-stopped
 				return fmt.Errorf("gRPC graceful stop: deadline passed, in-flight calls were cancelled")
 			}
