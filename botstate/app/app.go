@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -128,8 +129,28 @@ type Options struct {
 // Addrs are the addresses a running process listens on.
 type Addrs struct{ GRPC, Ops string }
 
+// DefaultGOGC is the collector's target when GOGC is unset. The services'
+// live heaps are small (tens of MB) and their garbage per request high: at
+// Go's default of 100 the all-in-one spent 13-14 % of a chat turn's CPU
+// collecting, at 400 about 4 %, for a heap up to five times the live one.
+// GOGC, and GOMEMLIMIT for containers, still decide when set.
+const DefaultGOGC = 400
+
+// tuneGC applies DefaultGOGC unless GOGC is set and returns the percent in
+// force.
+func tuneGC(getenv func(string) string) int {
+	if getenv("GOGC") != "" {
+		p := debug.SetGCPercent(-1)
+		debug.SetGCPercent(p)
+		return p
+	}
+	debug.SetGCPercent(DefaultGOGC)
+	return DefaultGOGC
+}
+
 // Main runs services with os.Args and exits with the right status.
 func Main(opts Options, services ...*Service) {
+	tuneGC(os.Getenv)
 	if err := Run(context.Background(), os.Args[1:], opts, services...); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", binaryName(services), err)
 		os.Exit(1)

@@ -89,12 +89,12 @@ func (g *Guard) Authorize(ctx context.Context, method string) (context.Context, 
 	if !ok {
 		return nil, status.Errorf(codes.PermissionDenied, "%s is not open to any caller (missing from the service's authz policy)", method)
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	token, err := bearer(md.Get(MDAuthorization))
+	// ValueFromIncomingContext reads one key without copying the metadata.
+	token, err := bearer(metadata.ValueFromIncomingContext(ctx, MDAuthorization))
 	if err != nil {
 		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
-	id, err := g.identify(ctx, token, md.Get(MDOrgID))
+	id, err := g.identify(ctx, token, metadata.ValueFromIncomingContext(ctx, MDOrgID))
 	if err != nil && !(rule.Public && status.Code(err) == codes.Unauthenticated) {
 		return nil, err
 	}

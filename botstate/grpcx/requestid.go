@@ -23,10 +23,8 @@ func withOutgoingRequestID(ctx context.Context) context.Context {
 // incomingRequestID puts a well-formed incoming request id into ctx; a
 // malformed one is dropped rather than logged.
 func incomingRequestID(ctx context.Context) context.Context {
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(requestIDKey); len(v) == 1 && logx.ValidRequestID(v[0]) {
-			return logx.WithRequestID(ctx, v[0])
-		}
+	if v := metadata.ValueFromIncomingContext(ctx, requestIDKey); len(v) == 1 && logx.ValidRequestID(v[0]) {
+		return logx.WithRequestID(ctx, v[0])
 	}
 	return ctx
 }
