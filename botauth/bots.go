@@ -252,17 +252,13 @@ func (s *server) CreateVisitorSession(ctx context.Context, req *authv1.CreateVis
 	// holds a token for, and it expires.
 	sid := uuid.NewString()
 	var botID string
-	err := pg.InOrgBatch(ctx, s.db, org, func(b *pgx.Batch) {
-		b.Queue(`INSERT INTO auth.visitor_sessions (id, org_id, bot_id, expires_at)
-			SELECT $1, $2, id, $3 FROM auth.bots WHERE name = $4 AND public AND status = 'active'
-			RETURNING bot_id`, sid, org, s.now().Add(s.set.VisitorTTL), req.GetBot())
-	}, func(br pgx.BatchResults) error {
-		err := br.QueryRow().Scan(&botID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("bot")
-		}
-		return err
-	})
+	err := pg.QueryRowInOrg(ctx, s.db, org, func(r pgx.Row) error { return r.Scan(&botID) },
+		`INSERT INTO auth.visitor_sessions (id, org_id, bot_id, expires_at)
+		SELECT $1, $2, id, $3 FROM auth.bots WHERE name = $4 AND public AND status = 'active'
+		RETURNING bot_id`, sid, org, s.now().Add(s.set.VisitorTTL), req.GetBot())
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("bot")
+	}
 	if err != nil {
 		return nil, s.dbErr(err)
 	}

@@ -31,24 +31,20 @@ func (s *Store) SetMemory(ctx context.Context, org, bot, scope, owner, key strin
 		t := time.Now().Add(ttl)
 		expires = &t
 	}
-	return pg.InOrg(ctx, s.pool, org, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO auto.memories (org_id, bot, scope, owner, key, value, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (org_id, bot, scope, owner, key) DO UPDATE
-			SET value = excluded.value, expires_at = excluded.expires_at, updated_at = now()`,
-			org, bot, scope, owner, key, value, expires)
-		return err
-	})
+	_, err := pg.ExecInOrg(ctx, s.pool, org, `INSERT INTO auto.memories (org_id, bot, scope, owner, key, value, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (org_id, bot, scope, owner, key) DO UPDATE
+		SET value = excluded.value, expires_at = excluded.expires_at, updated_at = now()`,
+		org, bot, scope, owner, key, value, expires)
+	return err
 }
 
 // GetMemory returns a stored value, or ErrNotFound (also once it expired).
 func (s *Store) GetMemory(ctx context.Context, org, bot, scope, owner, key string) (json.RawMessage, error) {
 	var v json.RawMessage
-	err := pg.InOrg(ctx, s.pool, org, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT value FROM auto.memories
-			WHERE org_id = $1 AND bot = $2 AND scope = $3 AND owner = $4 AND key = $5
-			AND (expires_at IS NULL OR expires_at > now())`, org, bot, scope, owner, key).Scan(&v)
-	})
+	err := pg.QueryRowInOrg(ctx, s.pool, org, func(r pgx.Row) error { return r.Scan(&v) }, `SELECT value FROM auto.memories
+		WHERE org_id = $1 AND bot = $2 AND scope = $3 AND owner = $4 AND key = $5
+		AND (expires_at IS NULL OR expires_at > now())`, org, bot, scope, owner, key)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -190,23 +190,29 @@ func nullable(s string) *string {
 // the stored row. created is false for an existing one. An id taken in
 // another organisation is ErrNotFound.
 func (s *Store) Open(ctx context.Context, org string, c *Conversation) (out *Conversation, created bool, err error) {
-	err = pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO chat.conversations (id, org_id, bot, user_id, user_kind, channel, channel_address)
+	// One round trip: the insert, then the conversation read in the same
+	// implicit transaction (it sees the row the insert made).
+	q := `SELECT ` + convColumns + ` FROM chat.conversations WHERE id = $1`
+	args := []any{c.ID}
+	if c.ChannelAddress != "" {
+		// A channel address (phone number, chat id) names its conversation;
+		// the id, when it was just inserted, comes first.
+		q = `SELECT ` + convColumns + ` FROM chat.conversations WHERE id = $1 OR (bot = $2 AND channel = $3 AND channel_address = $4)
+			ORDER BY (id = $1) DESC LIMIT 1`
+		args = append(args, c.Bot, c.Channel, c.ChannelAddress)
+	}
+	err = pg.InOrgBatch(ctx, s.db, org, func(b *pgx.Batch) {
+		b.Queue(`INSERT INTO chat.conversations (id, org_id, bot, user_id, user_kind, channel, channel_address)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
 			c.ID, org, c.Bot, c.UserID, c.UserKind, c.Channel, c.ChannelAddress)
+		b.Queue(q, args...)
+	}, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
 		if err != nil {
 			return err
 		}
 		created = tag.RowsAffected() == 1
-		q := `SELECT ` + convColumns + ` FROM chat.conversations WHERE id = $1`
-		args := []any{c.ID}
-		if !created && c.ChannelAddress != "" {
-			// A channel address (phone number, chat id) names its conversation.
-			q = `SELECT ` + convColumns + ` FROM chat.conversations WHERE id = $1 OR (bot = $2 AND channel = $3 AND channel_address = $4)
-				ORDER BY (id = $1) DESC LIMIT 1`
-			args = append(args, c.Bot, c.Channel, c.ChannelAddress)
-		}
-		out, err = scanConv(tx.QueryRow(ctx, q, args...))
+		out, err = scanConv(br.QueryRow())
 		return err
 	})
 	return out, created, err
@@ -215,13 +221,8 @@ func (s *Store) Open(ctx context.Context, org string, c *Conversation) (out *Con
 // Get returns one conversation.
 func (s *Store) Get(ctx context.Context, org, id string) (*Conversation, error) {
 	var c *Conversation
-	// One round trip: every WebSocket and stream reads its conversation.
-	err := pg.InOrgBatch(ctx, s.db, org, func(b *pgx.Batch) {
-		b.Queue(`SELECT `+convColumns+` FROM chat.conversations WHERE id = $1`, id)
-	}, func(br pgx.BatchResults) (err error) {
-		c, err = scanConv(br.QueryRow())
-		return err
-	})
+	err := pg.QueryRowInOrg(ctx, s.db, org, func(r pgx.Row) (err error) { c, err = scanConv(r); return err },
+		`SELECT `+convColumns+` FROM chat.conversations WHERE id = $1`, id)
 	return c, err
 }
 

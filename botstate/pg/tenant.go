@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -112,4 +113,18 @@ func InOrgBatch(ctx context.Context, pool *pgxpool.Pool, orgID string, queue fun
 		return err
 	}
 	return br.Close()
+}
+
+// ExecInOrg runs one statement scoped to the org, in one round trip.
+func ExecInOrg(ctx context.Context, pool *pgxpool.Pool, orgID, sql string, args ...any) (tag pgconn.CommandTag, err error) {
+	err = InOrgBatch(ctx, pool, orgID, func(b *pgx.Batch) { b.Queue(sql, args...) },
+		func(br pgx.BatchResults) (err error) { tag, err = br.Exec(); return err })
+	return tag, err
+}
+
+// QueryRowInOrg runs a query of at most one row scoped to the org, in one
+// round trip, and hands the row to scan (pgx.ErrNoRows when there is none).
+func QueryRowInOrg(ctx context.Context, pool *pgxpool.Pool, orgID string, scan func(pgx.Row) error, sql string, args ...any) error {
+	return InOrgBatch(ctx, pool, orgID, func(b *pgx.Batch) { b.Queue(sql, args...) },
+		func(br pgx.BatchResults) error { return scan(br.QueryRow()) })
 }

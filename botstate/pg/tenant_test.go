@@ -101,8 +101,23 @@ func TestInOrgConfinesQueriesWithoutWhere(t *testing.T) {
 	if err := one.QueryRow(ctx, `SELECT current_user`).Scan(&role); err != nil || role == pg.TenantRole {
 		t.Fatalf("the pooled connection kept the tenant role: %q %v", role, err)
 	}
+	// The single-statement helpers are scoped the same way.
+	if tag, err := pg.ExecInOrg(ctx, one, a, `UPDATE notes.notes SET body = 'one'`); err != nil || tag.RowsAffected() != 2 {
+		t.Fatalf("ExecInOrg touched %d rows (%v), want org a's 2", tag.RowsAffected(), err)
+	}
+	var body string
+	err = pg.QueryRowInOrg(ctx, one, b, func(r pgx.Row) error { return r.Scan(&body) }, `SELECT body FROM notes.notes WHERE body = 'one'`)
+	if !errors.Is(err, pgx.ErrNoRows) {
+		t.Fatalf("QueryRowInOrg saw org a's row from org b: %q %v", body, err)
+	}
+	if err := pg.QueryRowInOrg(ctx, one, a, func(r pgx.Row) error { return r.Scan(&n) }, `SELECT count(*) FROM notes.notes`); err != nil || n != 2 {
+		t.Fatalf("QueryRowInOrg: org a sees %d rows (%v), want 2", n, err)
+	}
 	if err := pg.InOrg(ctx, pool, "not-a-uuid", func(pgx.Tx) error { return nil }); !errors.Is(err, pg.ErrNoOrg) {
 		t.Fatalf("bad org: %v", err)
+	}
+	if _, err := pg.ExecInOrg(ctx, pool, "", `SELECT 1`); !errors.Is(err, pg.ErrNoOrg) {
+		t.Fatalf("ExecInOrg without an org: %v", err)
 	}
 	// Migrating again (a restart) keeps the grants working.
 	if _, err := pg.Migrate(ctx, url, pg.Schema{Name: "notes", FS: fstest.MapFS{
