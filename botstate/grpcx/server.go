@@ -14,7 +14,6 @@ import (
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -80,18 +79,6 @@ func NewServer(o ServerOptions) *Server {
 		unary = append(unary, m.UnaryServerInterceptor())
 		stream = append(stream, m.StreamServerInterceptor())
 	}
-	logOpts := []logging.Option{
-		logging.WithLogOnEvents(logging.FinishCall),
-		logging.WithLevels(func(c codes.Code) logging.Level {
-			switch c {
-			case codes.OK, codes.Canceled, codes.NotFound, codes.InvalidArgument, codes.AlreadyExists, codes.Unauthenticated, codes.PermissionDenied, codes.FailedPrecondition:
-				return logging.LevelDebug
-			case codes.Internal, codes.Unknown, codes.DataLoss:
-				return logging.LevelError
-			}
-			return logging.LevelWarn
-		}),
-	}
 	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in gRPC handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
@@ -100,11 +87,11 @@ func NewServer(o ServerOptions) *Server {
 	unary = append([]grpc.UnaryServerInterceptor{requestIDUnary}, unary...)
 	stream = append([]grpc.StreamServerInterceptor{requestIDStream}, stream...)
 	unary = append(unary,
-		logging.UnaryServerInterceptor(slogAdapter(log), logOpts...),
+		callLog{log}.unary,
 		recovery.UnaryServerInterceptor(rec),
 		deadlineUnary(o.DefaultTimeout))
 	stream = append(stream,
-		logging.StreamServerInterceptor(slogAdapter(log), logOpts...),
+		callLog{log}.stream,
 		recovery.StreamServerInterceptor(rec))
 	unary = append(unary, o.Unary...)
 	stream = append(stream, o.Stream...)
@@ -235,10 +222,4 @@ func deadlineUnary(d time.Duration) grpc.UnaryServerInterceptor {
 		}
 		return h(ctx, req)
 	}
-}
-
-func slogAdapter(l *slog.Logger) logging.Logger {
-	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		l.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
 }
