@@ -363,6 +363,14 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, authSetting
 		return err
 	}
 	ops := httpx.NewServer(httpx.OpsHandler(ready.Ready, reg, base.Pprof))
+	// A start that fails from here on gives its ports back (the units that
+	// would close them never ran).
+	defer func() {
+		if err != nil && !running {
+			_ = gs.Close()
+			_ = ops.Close()
+		}
+	}()
 	opsAddr, err := ops.Listen(base.OpsAddr)
 	if err != nil {
 		return err

@@ -176,6 +176,16 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 	return lis.Addr(), nil
 }
 
+// Close releases the listener of a server whose Unit will not start (a
+// later start-up step failed). A started server is stopped by its Unit;
+// closing its listener again only returns an error.
+func (s *Server) Close() error {
+	if s.lis == nil {
+		return nil
+	}
+	return s.lis.Close()
+}
+
 // Unit wraps the server for a lifecycle runner: Start serves on the bound
 // listener; Stop is GracefulStop, forced when ctx's deadline passes.
 func (s *Server) Unit(name string, deps ...string) lifecycle.Unit {

@@ -43,6 +43,15 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 	return lis.Addr(), nil
 }
 
+// Close releases the listener of a server whose Unit will not start (a
+// later start-up step failed). A started server is stopped by its Unit.
+func (s *Server) Close() error {
+	if s.lis == nil {
+		return nil
+	}
+	return s.lis.Close()
+}
+
 // Unit serves on Start and shuts down on Stop: no new connections, in-flight
 // requests finish, forced close when ctx's deadline passes.
 func (s *Server) Unit(name string, deps ...string) lifecycle.Unit {
