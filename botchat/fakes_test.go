@@ -95,6 +95,10 @@ type fakes struct {
 	active  map[string]int      // Converse calls in flight per conversation
 	overlap int                 // times two turns of one conversation overlapped
 	calls   int
+	// turns counts each conversation's turns as botauto's TurnEnd.turn
+	// does; staleKnown counts calls whose known_turn was not the last one.
+	turns      map[string]int64
+	staleKnown int
 	// botllm
 	chats      []*llmv1.ChatRequest
 	cancelled  int
@@ -104,7 +108,7 @@ type fakes struct {
 }
 
 func newFakes() *fakes {
-	return &fakes{seen: map[string]bool{}, waiting: map[string]bool{}, inputs: map[string][]string{}, active: map[string]int{},
+	return &fakes{seen: map[string]bool{}, waiting: map[string]bool{}, inputs: map[string][]string{}, active: map[string]int{}, turns: map[string]int64{},
 		botIDs: map[string]string{}, slowChunks: 40}
 }
 
@@ -133,6 +137,11 @@ func (a *fakeAuto) Converse(req *autov1.ConverseRequest, st autov1.AutoService_C
 	}
 	isNew := !f.seen[key]
 	f.seen[key] = true
+	if req.KnownTurn != f.turns[key] {
+		f.staleKnown++
+	}
+	f.turns[key]++
+	turnNo := f.turns[key]
 	waiting := f.waiting[key]
 	f.inputs[key] = append(f.inputs[key], req.Input)
 	f.mu.Unlock()
@@ -142,7 +151,7 @@ func (a *fakeAuto) Converse(req *autov1.ConverseRequest, st autov1.AutoService_C
 		f.mu.Unlock()
 	}()
 	end := func(consumed bool, s autov1.TurnStatus) error {
-		return st.Send(&autov1.ConverseResponse{Event: &autov1.ConverseResponse_End{End: &autov1.TurnEnd{Status: s, Consumed: consumed}}})
+		return st.Send(&autov1.ConverseResponse{Event: &autov1.ConverseResponse_End{End: &autov1.TurnEnd{Status: s, Consumed: consumed, Turn: turnNo}}})
 	}
 	send := func(rs ...*autov1.ConverseResponse) error {
 		for _, r := range rs {

@@ -60,6 +60,9 @@ func TestOrderAcrossReplicas(t *testing.T) {
 	waitCalls(t, e, convs*perConv)
 
 	e.f.mu.Lock()
+	if e.f.staleKnown != 0 {
+		t.Errorf("%d turns passed botauto a known_turn other than the conversation's last TurnEnd.turn", e.f.staleKnown)
+	}
 	if e.f.overlap != 0 {
 		t.Errorf("%d times two turns of one conversation ran at once", e.f.overlap)
 	}

@@ -87,6 +87,8 @@ func (e *env) replica() *replica {
 		Store: store.New(pool), Source: bots.Dir{Root: e.dir, Org: orgA},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), HTTP: runtime.NewHTTP(5 * time.Second),
 		Limits: vm.Limits{MaxSteps: 100_000, MaxDuration: 5 * time.Second},
+		// Long enough that a slow machine cannot turn a cache hit into a read.
+		VersionFresh: time.Minute,
 	})
 	// Until botauth's interceptor is wired, the test plays it: the org and
 	// kind come from metadata the test client sets.

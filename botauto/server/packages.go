@@ -120,6 +120,7 @@ func (s *Server) load(ctx context.Context, org, bot string) (*live, error) {
 	for _, d := range diags {
 		s.log.Warn("bot package problem", "org", org, "bot", bot, "problem", d.String())
 	}
+	s.confirmVersion(org, bot, pkg.Version)
 	s.log.Info("bot package loaded", "org", org, "bot", bot, "version", pkg.Version, "scripts", len(pkg.Scripts))
 	s.register(ctx, org, bot, pkg.Config)
 	return s.live(ctx, org, bot, pkg.Version)
@@ -140,6 +141,7 @@ func (s *Server) forget(org, bot string) {
 	s.mu.Lock()
 	delete(s.lives, liveKey{org, bot})
 	delete(s.unregistered, liveKey{org, bot})
+	delete(s.versions, liveKey{org, bot})
 	s.mu.Unlock()
 }
 

@@ -37,6 +37,10 @@ type Options struct {
 	// Auth registers bots found in storage in botauth's registry (so
 	// visitors can open sessions with public ones); nil skips it.
 	Auth authv1.AuthServiceClient
+	// VersionFresh is how long a bot's version, once read, is believed for
+	// turns that run from memory (see convCache); 0 means a second. A
+	// package loaded on another replica reaches those turns within it.
+	VersionFresh time.Duration
 }
 
 // Server implements autov1.AutoServiceServer.
@@ -56,6 +60,11 @@ type Server struct {
 	// unregistered are bots botauth has not confirmed (it was down or
 	// starting): RetryRegistrations tries them again.
 	unregistered map[liveKey]map[string]string
+	// versions are the bots' live versions as last read or loaded here;
+	// convs the script states this replica saved last (see convCache).
+	versions     map[liveKey]confirmedVersion
+	versionFresh time.Duration
+	convs        convCache
 }
 
 // New returns a Server.
@@ -65,7 +74,7 @@ func New(o Options) *Server {
 	}
 	return &Server{store: o.Store, source: o.Source, log: o.Log, http: o.HTTP, limits: o.Limits,
 		services: o.Services, auth: o.Auth, lives: map[liveKey]*live{}, programs: map[progKey]*vm.Program{},
-		unregistered: map[liveKey]map[string]string{}}
+		unregistered: map[liveKey]map[string]string{}, versions: map[liveKey]confirmedVersion{}, versionFresh: o.VersionFresh}
 }
 
 // Policy says who may call each method.
@@ -166,7 +175,7 @@ func (s *Server) Converse(req *autov1.ConverseRequest, stream autov1.AutoService
 // transaction (a script may call slow services); a concurrent turn of the
 // same conversation is caught when saving.
 func (s *Server) turn(ctx context.Context, org string, req *autov1.ConverseRequest) ([]*autov1.Output, *autov1.TurnEnd, error) {
-	version, conv, err := s.store.Turn(ctx, org, req.Bot, req.ConversationId)
+	version, conv, err := s.turnState(ctx, org, req)
 	if err != nil {
 		return nil, nil, status.Errorf(codes.Internal, "conversation: %v", err)
 	}
@@ -255,12 +264,36 @@ func (s *Server) turn(ctx context.Context, org string, req *autov1.ConverseReque
 	}
 	if changed {
 		if err := s.store.SaveConversation(ctx, org, conv, prevTurn, isNew); errors.Is(err, store.ErrConflict) {
+			s.convs.drop(org, conv.ID)
 			return nil, nil, status.Error(codes.Aborted, "another message of this conversation was processed at the same time; send it again")
 		} else if err != nil {
+			s.convs.drop(org, conv.ID)
 			return nil, nil, status.Errorf(codes.Internal, "conversation: %v", err)
 		}
+		conv.Turn = prevTurn + 1
 	}
+	s.convs.put(org, conv)
+	end.Turn = conv.Turn
 	return outs, end, nil
+}
+
+// turnState returns the bot's live version and the conversation (nil when
+// new): from memory when this replica saved the conversation's state at
+// req.KnownTurn and read the bot's version within Options.VersionFresh, otherwise
+// in one read.
+func (s *Server) turnState(ctx context.Context, org string, req *autov1.ConverseRequest) (string, *store.Conversation, error) {
+	if req.KnownTurn > 0 {
+		if c, ok := s.convs.get(org, req.ConversationId, req.KnownTurn); ok {
+			if v, ok := s.freshVersion(org, req.Bot); ok {
+				return v, c, nil
+			}
+		}
+	}
+	version, conv, err := s.store.Turn(ctx, org, req.Bot, req.ConversationId)
+	if err == nil {
+		s.confirmVersion(org, req.Bot, version)
+	}
+	return version, conv, err
 }
 
 func merge(a, b map[string]vm.Value) map[string]vm.Value {

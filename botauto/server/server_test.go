@@ -324,3 +324,35 @@ func TestConcurrentTurnsOfOneConversationConflict(t *testing.T) {
 		t.Fatalf("turn = %d, want %d: every accepted turn saved once", turn, 1+ok)
 	}
 }
+
+// A turn whose known_turn is the state this replica saved last runs from
+// memory; any other known_turn reads the state, so one saved by another
+// replica is never missed.
+func TestKnownTurnSkipsTheReadOnlyWhenCurrent(t *testing.T) {
+	e := newEnv(t)
+	e.script("shop", "start.bas", "DO\nHEAR a\nTALK \"got \" + a\nLOOP\n")
+	r, other := e.replica(), e.replica()
+	ctx := as(orgA)
+	first := r.say(t, ctx, "shop", "c", "")
+	if first.end.Turn != 1 {
+		t.Fatalf("first turn: TurnEnd.turn %d, want 1", first.end.Turn)
+	}
+	// Only a read would see this: the cached state still waits at HEAR.
+	if _, err := e.pool.Exec(context.Background(), `UPDATE auto.conversations SET state = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	hit, err := r.converse(ctx, &autov1.ConverseRequest{Bot: "shop", ConversationId: "c", Input: "x", KnownTurn: 1})
+	if err != nil || !slices.Equal(hit.talk(), []string{"got x"}) || hit.end.Turn != 2 {
+		t.Fatalf("known turn 1 on the replica that saved it: %q turn %d %v", hit.talk(), hit.end.Turn, err)
+	}
+	// Another replica takes a turn (it reads: it saved nothing), then the
+	// first one is told the newer turn and reads it instead of its copy.
+	moved, err := other.converse(ctx, &autov1.ConverseRequest{Bot: "shop", ConversationId: "c", Input: "y", KnownTurn: 2})
+	if err != nil || !slices.Equal(moved.talk(), []string{"got y"}) || moved.end.Turn != 3 {
+		t.Fatalf("other replica: %q turn %d %v", moved.talk(), moved.end.Turn, err)
+	}
+	back, err := r.converse(ctx, &autov1.ConverseRequest{Bot: "shop", ConversationId: "c", Input: "z", KnownTurn: 3})
+	if err != nil || !slices.Equal(back.talk(), []string{"got z"}) || back.end.Turn != 4 {
+		t.Fatalf("back on the first replica with a newer turn: %q turn %d %v", back.talk(), back.end.Turn, err)
+	}
+}

@@ -210,7 +210,7 @@ func (t *turn) script(ctx context.Context, input, tool, args string) bool {
 	c := t.in.Conv
 	user := c.UserID
 	st, err := t.p.c.Auto.Converse(ctx, &autov1.ConverseRequest{Bot: c.Bot, ConversationId: c.ID, UserId: user,
-		Input: input, Tool: tool, ArgsJson: args})
+		Input: input, Tool: tool, ArgsJson: args, KnownTurn: c.AutoTurn})
 	if err != nil {
 		t.statusError("script", err)
 		return true
@@ -239,6 +239,7 @@ func (t *turn) script(ctx context.Context, input, tool, args string) bool {
 		t.error("internal", "script: the turn ended without its end")
 		return true
 	}
+	c.AutoTurn = end.Turn
 	consumed := end.Consumed || tool != "" || input == "" && tool == ""
 	// Apply the script's changes to the conversation, then send its
 	// messages (the last one carries the buttons unless the LLM answers).

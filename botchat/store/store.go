@@ -90,6 +90,7 @@ type Conversation struct {
 	ActiveSwitchers  []string
 	ScriptUser       string
 	NextSeq          int64
+	AutoTurn         int64 // botauto's TurnEnd.turn of the last turn (0: none yet)
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 }
@@ -135,13 +136,13 @@ func (s *Store) DB() *pgxpool.Pool { return s.db }
 
 const convColumns = `id, org_id, bot, user_id, user_kind, channel, channel_address, handoff_state, handoff_queue,
 	agent_id, handoff_at, kbs, tools, contexts, switchers, suggestions, active_switchers, script_user, next_seq,
-	created_at, updated_at`
+	auto_turn, created_at, updated_at`
 
 func scanConv(row pgx.Row) (*Conversation, error) {
 	c := &Conversation{}
 	err := row.Scan(&c.ID, &c.Org, &c.Bot, &c.UserID, &c.UserKind, &c.Channel, &c.ChannelAddress, &c.Handoff, &c.Queue,
 		&c.AgentID, &c.HandoffAt, &c.KBs, &c.Tools, &c.Contexts, &c.Switchers, &c.Suggestions, &c.ActiveSwitchers,
-		&c.ScriptUser, &c.NextSeq, &c.CreatedAt, &c.UpdatedAt)
+		&c.ScriptUser, &c.NextSeq, &c.AutoTurn, &c.CreatedAt, &c.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -533,10 +534,10 @@ func queueFinish(b *pgx.Batch, token string, ttl time.Duration, f *Finish) {
 	// structs and maps anew on every call, strings it does not.
 	b.Queue(`UPDATE chat.conversations SET next_seq = next_seq + $3, lease_until = now() + $4::interval, updated_at = now(),
 			kbs = $5::jsonb, tools = $6::jsonb, contexts = $7::jsonb, switchers = $8::jsonb, suggestions = $9::jsonb,
-			active_switchers = $10::jsonb, script_user = $11
+			active_switchers = $10::jsonb, script_user = $11, auto_turn = $12
 		WHERE id = $1 AND lease_token = $2 RETURNING `+convColumns,
 		c.ID, token, n, ttl, jsonText(nonNil(c.KBs)), jsonText(nonNil(c.Tools)), jsonText(nonNilMap(c.Contexts)),
-		jsonText(nonNil(c.Switchers)), jsonText(nonNil(c.Suggestions)), jsonText(nonNil(c.ActiveSwitchers)), c.ScriptUser)
+		jsonText(nonNil(c.Switchers)), jsonText(nonNil(c.Suggestions)), jsonText(nonNil(c.ActiveSwitchers)), c.ScriptUser, c.AutoTurn)
 	// The i-th output takes the i-th of the n seqs the update reserved.
 	b.Queue(`WITH c AS (
 			SELECT org_id, next_seq FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid

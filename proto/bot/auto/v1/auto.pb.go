@@ -905,8 +905,12 @@ type ConverseRequest struct {
 	// tool, when set and no script is waiting, starts that tool as the
 	// conversation's script instead of start.bas (a suggestion or a client
 	// running a tool directly); args_json are its arguments.
-	Tool          string `protobuf:"bytes,5,opt,name=tool,proto3" json:"tool,omitempty"`
-	ArgsJson      string `protobuf:"bytes,6,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	Tool     string `protobuf:"bytes,5,opt,name=tool,proto3" json:"tool,omitempty"`
+	ArgsJson string `protobuf:"bytes,6,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	// known_turn is TurnEnd.turn of the conversation's previous turn as the
+	// caller recorded it (0: unknown). A replica that still holds the script
+	// state of exactly that turn skips reading it; any other value reads it.
+	KnownTurn     int64 `protobuf:"varint,7,opt,name=known_turn,json=knownTurn,proto3" json:"known_turn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -983,6 +987,13 @@ func (x *ConverseRequest) GetArgsJson() string {
 	return ""
 }
 
+func (x *ConverseRequest) GetKnownTurn() int64 {
+	if x != nil {
+		return x.KnownTurn
+	}
+	return 0
+}
+
 type TurnEnd struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Status TurnStatus             `protobuf:"varint,1,opt,name=status,proto3,enum=bot.auto.v1.TurnStatus" json:"status,omitempty"`
@@ -993,8 +1004,11 @@ type TurnEnd struct {
 	// program_version of the script that ran.
 	ProgramVersion string `protobuf:"bytes,4,opt,name=program_version,json=programVersion,proto3" json:"program_version,omitempty"`
 	Steps          int64  `protobuf:"varint,5,opt,name=steps,proto3" json:"steps,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// turn counts the conversation's saved script states; pass it back as
+	// ConverseRequest.known_turn on the next turn.
+	Turn          int64 `protobuf:"varint,6,opt,name=turn,proto3" json:"turn,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TurnEnd) Reset() {
@@ -1058,6 +1072,13 @@ func (x *TurnEnd) GetProgramVersion() string {
 func (x *TurnEnd) GetSteps() int64 {
 	if x != nil {
 		return x.Steps
+	}
+	return 0
+}
+
+func (x *TurnEnd) GetTurn() int64 {
+	if x != nil {
+		return x.Turn
 	}
 	return 0
 }
@@ -2115,20 +2136,23 @@ const file_bot_auto_v1_auto_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04text\x18\x03 \x01(\tR\x04text\x12\x14\n" +
 	"\x05value\x18\x04 \x01(\tR\x05value\x12\x18\n" +
-	"\aoptions\x18\x05 \x03(\tR\aoptions\"\xac\x01\n" +
+	"\aoptions\x18\x05 \x03(\tR\aoptions\"\xcb\x01\n" +
 	"\x0fConverseRequest\x12\x10\n" +
 	"\x03bot\x18\x01 \x01(\tR\x03bot\x12'\n" +
 	"\x0fconversation_id\x18\x02 \x01(\tR\x0econversationId\x12\x17\n" +
 	"\auser_id\x18\x03 \x01(\tR\x06userId\x12\x14\n" +
 	"\x05input\x18\x04 \x01(\tR\x05input\x12\x12\n" +
 	"\x04tool\x18\x05 \x01(\tR\x04tool\x12\x1b\n" +
-	"\targs_json\x18\x06 \x01(\tR\bargsJson\"\xab\x01\n" +
+	"\targs_json\x18\x06 \x01(\tR\bargsJson\x12\x1d\n" +
+	"\n" +
+	"known_turn\x18\a \x01(\x03R\tknownTurn\"\xbf\x01\n" +
 	"\aTurnEnd\x12/\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x17.bot.auto.v1.TurnStatusR\x06status\x12\x1a\n" +
 	"\bconsumed\x18\x02 \x01(\bR\bconsumed\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12'\n" +
 	"\x0fprogram_version\x18\x04 \x01(\tR\x0eprogramVersion\x12\x14\n" +
-	"\x05steps\x18\x05 \x01(\x03R\x05steps\"t\n" +
+	"\x05steps\x18\x05 \x01(\x03R\x05steps\x12\x12\n" +
+	"\x04turn\x18\x06 \x01(\x03R\x04turn\"t\n" +
 	"\x10ConverseResponse\x12-\n" +
 	"\x06output\x18\x01 \x01(\v2\x13.bot.auto.v1.OutputH\x00R\x06output\x12(\n" +
 	"\x03end\x18\x02 \x01(\v2\x14.bot.auto.v1.TurnEndH\x00R\x03endB\a\n" +
