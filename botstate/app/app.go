@@ -356,7 +356,7 @@ func serve(ctx context.Context, log *slog.Logger, base *config.Base, authSetting
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
 	}
-	gs := grpcx.NewServer(grpcx.ServerOptions{Log: log, DefaultTimeout: base.GRPCTimeout, Metrics: reg,
+	gs := grpcx.NewServer(grpcx.ServerOptions{Log: log, DefaultTimeout: base.GRPCTimeout, Metrics: reg, Tracing: base.OTLPEndpoint != "",
 		Unary: []grpc.UnaryServerInterceptor{guard.UnaryServerInterceptor()}, Stream: []grpc.StreamServerInterceptor{guard.StreamServerInterceptor()}})
 	grpcAddr, err := gs.Listen(base.GRPCAddr)
 	if err != nil {

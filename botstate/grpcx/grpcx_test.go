@@ -69,8 +69,12 @@ var probe = &grpc.ServiceDesc{
 var blockEntered = make(chan struct{}, 8)
 
 func start(t *testing.T, timeout time.Duration) (*grpcx.Server, string) {
+	return startWith(t, grpcx.ServerOptions{DefaultTimeout: timeout})
+}
+
+func startWith(t *testing.T, o grpcx.ServerOptions) (*grpcx.Server, string) {
 	t.Helper()
-	s := grpcx.NewServer(grpcx.ServerOptions{DefaultTimeout: timeout})
+	s := grpcx.NewServer(o)
 	s.RegisterService(probe, struct{}{})
 	s.AddHealthName("test.Probe")
 	addr, err := s.Listen("127.0.0.1:0")
@@ -88,9 +92,9 @@ func start(t *testing.T, timeout time.Duration) (*grpcx.Server, string) {
 // Every behaviour holds the same whether a call crosses the network or
 // stays in the process through Server.Local.
 func TestServerBehaviour(t *testing.T) {
-	for _, path := range []string{"network", "in-process"} {
+	for _, path := range []string{"network", "in-process", "in-process with tracing"} {
 		t.Run(path, func(t *testing.T) {
-			srv, addr := start(t, 3*time.Second)
+			srv, addr := startWith(t, grpcx.ServerOptions{DefaultTimeout: 3 * time.Second, Tracing: path == "in-process with tracing"})
 			var cc, raw grpc.ClientConnInterface
 			if path == "network" {
 				conn, err := grpcx.Dial(addr, time.Second)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"github.com/fullstorydev/grpchan/inprocgrpc"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -23,9 +25,10 @@ type localCalls struct {
 	cancel   context.CancelFunc
 }
 
-func (c *localCalls) init() {
-	c.idle = make(chan struct{})
+func newLocalCalls() *localCalls {
+	c := &localCalls{idle: make(chan struct{})}
 	c.kill, c.cancel = context.WithCancel(context.Background())
+	return c
 }
 
 var errStopping = status.Error(codes.Unavailable, "the server is stopping")
@@ -118,4 +121,22 @@ func (wireCloner) Clone(in any) (any, error) {
 		return nil, status.Errorf(codes.Internal, "in-process gRPC carries protobuf messages, not %T", in)
 	}
 	return proto.Clone(m), nil
+}
+
+// callerSpanUnary and callerSpanStream give a local call's handler the
+// caller's span context when spans are not exported: trace ids still reach
+// every service's logs, without otelgrpc's two spans per call.
+func callerSpanUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	return h(withCallerSpan(ctx), req)
+}
+
+func callerSpanStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	return h(srv, idStream{ss, withCallerSpan(ss.Context())})
+}
+
+func withCallerSpan(ctx context.Context) context.Context {
+	if sc := trace.SpanContextFromContext(inprocgrpc.ClientContext(ctx)); sc.IsValid() {
+		return trace.ContextWithRemoteSpanContext(ctx, sc)
+	}
+	return ctx
 }

@@ -40,6 +40,10 @@ type ServerOptions struct {
 	// framework puts the authz Guard here.
 	Unary  []grpc.UnaryServerInterceptor
 	Stream []grpc.StreamServerInterceptor
+	// Tracing is true when spans are exported. Without it, calls through
+	// Local carry the caller's span context to the handler directly instead
+	// of through otelgrpc's per-call spans, which nobody would read.
+	Tracing bool
 }
 
 // Server is a gRPC server with health and reflection registered. Every
@@ -56,7 +60,7 @@ type Server struct {
 
 	local    *inprocgrpc.Channel
 	localReg grpc.ServiceRegistrar
-	calls    localCalls
+	calls    *localCalls
 
 	mu    sync.Mutex
 	names []string
@@ -94,10 +98,16 @@ func NewServer(o ServerOptions) *Server {
 		recovery.StreamServerInterceptor(rec))
 	unary = append(unary, o.Unary...)
 	stream = append(stream, o.Stream...)
-	local := new(inprocgrpc.Channel).
-		WithCloner(wireCloner{}).
-		WithServerStatsHandler(otelgrpc.NewServerHandler()).
-		WithClientStatsHandler(otelgrpc.NewClientHandler())
+	calls := newLocalCalls()
+	local := new(inprocgrpc.Channel).WithCloner(wireCloner{})
+	localUnary := []grpc.UnaryServerInterceptor{calls.unary}
+	localStream := []grpc.StreamServerInterceptor{calls.stream}
+	if o.Tracing {
+		local = local.WithServerStatsHandler(otelgrpc.NewServerHandler()).WithClientStatsHandler(otelgrpc.NewClientHandler())
+	} else {
+		localUnary = append(localUnary, callerSpanUnary)
+		localStream = append(localStream, callerSpanStream)
+	}
 	s := &Server{
 		GRPC: grpc.NewServer(
 			grpc.StatsHandler(otelgrpc.NewServerHandler()),
@@ -116,13 +126,12 @@ func NewServer(o ServerOptions) *Server {
 		Health: health.NewServer(),
 		log:    log,
 		local:  local,
+		calls:  calls,
 	}
-	s.calls.init()
 	// Local calls are counted first, so a stop can wait for them as
 	// GracefulStop waits for the network's.
 	s.localReg = grpchan.WithStreamInterceptors(grpchan.WithUnaryInterceptors(local,
-		append([]grpc.UnaryServerInterceptor{s.calls.unary}, unary...)...),
-		append([]grpc.StreamServerInterceptor{s.calls.stream}, stream...)...)
+		append(localUnary, unary...)...), append(localStream, stream...)...)
 	s.RegisterService(&healthpb.Health_ServiceDesc, s.Health)
 	reflection.Register(s.GRPC)
 	s.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
