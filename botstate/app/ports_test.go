@@ -9,23 +9,13 @@ import (
 
 	"github.com/botserver-go/botserver-go/botstate/app"
 	"github.com/botserver-go/botserver-go/botstate/natsembed"
+	"github.com/botserver-go/botserver-go/botstate/testutil"
 )
-
-// freeAddr is a loopback address nobody listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // A start that fails after the gRPC and operations ports are bound gives
 // them back, so a test process (or a retry) can bind them again.
 func TestFailedStartReleasesItsPorts(t *testing.T) {
-	grpcAddr, opsAddr := freeAddr(t), freeAddr(t)
+	grpcAddr, opsAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	failing := &app.Service{Name: "botfail", Setup: func(context.Context, *app.Env) error { return errors.New("setup refuses") }}
 	err := app.Run(context.Background(), nil, app.Options{
 		Environ:   []string{"GRPC_ADDR=" + grpcAddr, "OPS_ADDR=" + opsAddr, "DATA_DIR=" + t.TempDir(), "LOG_LEVEL=error"},

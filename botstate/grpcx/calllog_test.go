@@ -51,12 +51,7 @@ func TestFinishedCallsAreLoggedAtTheirLevel(t *testing.T) {
 		rec := &records{level: level}
 		s := grpcx.NewServer(grpcx.ServerOptions{Log: slog.New(rec), DefaultTimeout: time.Minute})
 		s.RegisterService(probe, struct{}{})
-		c := grpcx.NewClients(nil, time.Minute, grpcx.ClientInterceptors{})
-		c.SetLocal("probe", s.Local())
-		cc, err := c.Conn("probe")
-		if err != nil {
-			t.Fatal(err)
-		}
+		cc := localConn(t, s, time.Minute)
 		ctx := context.Background()
 		if err := cc.Invoke(ctx, "/test.Probe/Deadline", &emptypb.Empty{}, &durationpb.Duration{}); err != nil {
 			t.Fatal(err)

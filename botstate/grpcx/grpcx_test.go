@@ -65,6 +65,19 @@ var probe = &grpc.ServiceDesc{
 	},
 }
 
+// localConn is a Clients connection to srv through its in-process channel,
+// with the client default deadline timeout.
+func localConn(t *testing.T, srv *grpcx.Server, timeout time.Duration) grpc.ClientConnInterface {
+	t.Helper()
+	c := grpcx.NewClients(nil, timeout, grpcx.ClientInterceptors{})
+	c.SetLocal("probe", srv.Local())
+	cc, err := c.Conn("probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc
+}
+
 // blockEntered hears from every Block call once its handler runs.
 var blockEntered = make(chan struct{}, 8)
 
@@ -109,13 +122,7 @@ func TestServerBehaviour(t *testing.T) {
 				defer rawConn.Close()
 				cc, raw = conn, rawConn
 			} else {
-				c := grpcx.NewClients(nil, time.Second, grpcx.ClientInterceptors{})
-				c.SetLocal("probe", srv.Local())
-				var err error
-				if cc, err = c.Conn("probe"); err != nil {
-					t.Fatal(err)
-				}
-				raw = srv.Local()
+				cc, raw = localConn(t, srv, time.Second), srv.Local()
 			}
 			serverBehaviour(t, srv, cc, raw)
 		})
@@ -127,12 +134,7 @@ func TestServerBehaviour(t *testing.T) {
 // what is left.
 func TestStopDrainsLocalCalls(t *testing.T) {
 	srv, _ := start(t, time.Minute)
-	c := grpcx.NewClients(nil, time.Minute, grpcx.ClientInterceptors{})
-	c.SetLocal("probe", srv.Local())
-	cc, err := c.Conn("probe")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cc := localConn(t, srv, time.Minute)
 	ctx := context.Background()
 	blocked := make(chan error, 1)
 	go func() { blocked <- cc.Invoke(ctx, "/test.Probe/Block", &emptypb.Empty{}, &emptypb.Empty{}) }()
