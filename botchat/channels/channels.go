@@ -9,8 +9,8 @@
 // own Post, so it is ordered and answered exactly like a web message.
 //
 // Outbound: every bot or attendant message stored for a channel
-// conversation is queued in chat.channel_outbox by a trigger in the same
-// transaction (migration 3). The Sender claims due rows, honours a per-bot
+// conversation is queued in chat.channel_outbox by the statement that
+// stores it (store.FinishTurn, store.AddMessage). The Sender claims due rows, honours a per-bot
 // send rate shared by replicas (chat.channel_rate), sends each message's
 // parts in order and marks every accepted part at once, so a retry never
 // sends a part twice; 429 and 5xx answers are retried with exponential

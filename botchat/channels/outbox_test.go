@@ -24,7 +24,7 @@ func newOutbox(t *testing.T) (*store.Store, *Outbox) {
 	return store.New(pool), NewOutbox(pool)
 }
 
-// The trigger queues each bot message of a channel conversation once; the
+// Storing a message queues each bot message of a channel conversation once; the
 // claim hands a conversation's messages out one at a time, in order, to
 // competing workers, and never the same row twice.
 func TestOutboxQueuesAndClaimsInOrderOnce(t *testing.T) {

@@ -138,11 +138,16 @@ const convColumns = `id, org_id, bot, user_id, user_kind, channel, channel_addre
 	agent_id, handoff_at, kbs, tools, contexts, switchers, suggestions, active_switchers, script_user, next_seq,
 	auto_turn, created_at, updated_at`
 
+// fields are the scan targets of convColumns.
+func (c *Conversation) fields() []any {
+	return []any{&c.ID, &c.Org, &c.Bot, &c.UserID, &c.UserKind, &c.Channel, &c.ChannelAddress, &c.Handoff, &c.Queue,
+		&c.AgentID, &c.HandoffAt, &c.KBs, &c.Tools, &c.Contexts, &c.Switchers, &c.Suggestions, &c.ActiveSwitchers,
+		&c.ScriptUser, &c.NextSeq, &c.AutoTurn, &c.CreatedAt, &c.UpdatedAt}
+}
+
 func scanConv(row pgx.Row) (*Conversation, error) {
 	c := &Conversation{}
-	err := row.Scan(&c.ID, &c.Org, &c.Bot, &c.UserID, &c.UserKind, &c.Channel, &c.ChannelAddress, &c.Handoff, &c.Queue,
-		&c.AgentID, &c.HandoffAt, &c.KBs, &c.Tools, &c.Contexts, &c.Switchers, &c.Suggestions, &c.ActiveSwitchers,
-		&c.ScriptUser, &c.NextSeq, &c.AutoTurn, &c.CreatedAt, &c.UpdatedAt)
+	err := row.Scan(c.fields()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -272,7 +277,7 @@ func (s *Store) Accept(ctx context.Context, org, convID string, access Access, m
 			b.Queue(`SELECT id, seq, status FROM chat.messages WHERE conversation_id = $1 AND client_id = $2`, convID, m.ClientID)
 		}
 		b.Queue(`WITH c AS (
-				UPDATE chat.conversations SET next_seq = next_seq + 1, updated_at = now(),
+				UPDATE chat.conversations SET next_seq = next_seq + 1, inbound_seq = next_seq + 1, updated_at = now(),
 					lease_token = CASE WHEN lease_token IS NULL OR lease_until < now() THEN $2::uuid ELSE lease_token END,
 					lease_until = CASE WHEN lease_token IS NULL OR lease_until < now() THEN now() + $3::interval ELSE lease_until END
 				WHERE id = $1 AND ($10::bool OR (user_kind = $11::text AND user_id = $12::text)) AND ($6::int <> 0 OR next_seq = 0)
@@ -471,15 +476,17 @@ type Continued struct {
 // done, if token still holds the lease, and moves on to the next message.
 //
 // It is one round trip of three statements, as one pipeline (an implicit
-// transaction): the first updates the conversation under its row lock if
-// token holds the lease; the second, with a snapshot taken under that lock
-// (so a message accepted meanwhile is seen), stores the outputs, marks the
-// message done, finds the next pending one and gives the lease up when there
-// is none; the third reads that next message. Every part holds only while
-// token holds the lease, so a lost lease changes nothing and reads back as
-// ErrLeaseLost. A turn that asked for a human runs the same pipeline in a
-// transaction that then moves the conversation to queued and writes the
-// hand-off's event.
+// transaction): the first locks the conversation if token holds the lease,
+// stores the outputs (and queues them for the conversation's channel) and
+// marks the message done; the second stores the script state and gives the
+// lease up when no inbound message came after this one (inbound_seq, which
+// Accept sets under the same row lock, so a message accepted meanwhile is
+// either counted here or finds the lease free); the third reads the next
+// pending message while the lease is still held. Every part holds only
+// while token holds the lease, so a lost lease changes nothing and reads
+// back as ErrLeaseLost. A turn that asked for a human runs the same
+// pipeline in a transaction that then moves the conversation to queued and
+// writes the hand-off's event.
 func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Duration, f *Finish) (*Continued, error) {
 	cont := &Continued{}
 	var err error
@@ -517,6 +524,22 @@ func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Dura
 	return cont, nil
 }
 
+// enqueueChannel is the CTE that queues the rows of ins (bot or attendant
+// messages just stored) for a channel conversation's outbox: a message with
+// text or suggestions, once (the message id is the outbox's key).
+const enqueueChannel = `, queued AS (
+			INSERT INTO chat.channel_outbox (org_id, bot, channel, address, conversation_id, message_id, content, suggestions)
+			SELECT c.org_id, c.bot, c.channel, c.channel_address, c.id, ins.id, ins.content, ins.suggestions
+			FROM ins, c
+			WHERE c.channel <> 'web' AND c.channel_address <> '' AND ins.role IN ('bot', 'human')
+				AND (ins.content <> '' OR jsonb_typeof(ins.suggestions) = 'array' AND jsonb_array_length(ins.suggestions) > 0)
+			ON CONFLICT (message_id) DO NOTHING
+		)`
+
+// channelConv reports whether a conversation's messages go out through a
+// channel (its outbox): only then do the statements carry enqueueChannel.
+func channelConv(c *Conversation) bool { return c.Channel != "web" && c.ChannelAddress != "" }
+
 // queueFinish queues FinishTurn's three statements.
 func queueFinish(b *pgx.Batch, token string, ttl time.Duration, f *Finish) {
 	c := f.Conv
@@ -530,39 +553,47 @@ func queueFinish(b *pgx.Batch, token string, ttl time.Duration, f *Finish) {
 		m.Position = f.InboundSeq*1000 + int64(min(i+1, 999))
 		out.add(m)
 	}
-	// The script state goes as JSON text: pgx plans the encoding of
-	// structs and maps anew on every call, strings it does not.
-	b.Queue(`UPDATE chat.conversations SET next_seq = next_seq + $3, lease_until = now() + $4::interval, updated_at = now(),
-			kbs = $5::jsonb, tools = $6::jsonb, contexts = $7::jsonb, switchers = $8::jsonb, suggestions = $9::jsonb,
-			active_switchers = $10::jsonb, script_user = $11, auto_turn = $12
-		WHERE id = $1 AND lease_token = $2 RETURNING `+convColumns,
-		c.ID, token, n, ttl, jsonText(nonNil(c.KBs)), jsonText(nonNil(c.Tools)), jsonText(nonNilMap(c.Contexts)),
-		jsonText(nonNil(c.Switchers)), jsonText(nonNil(c.Suggestions)), jsonText(nonNil(c.ActiveSwitchers)), c.ScriptUser, c.AutoTurn)
-	// The i-th output takes the i-th of the n seqs the update reserved.
+	// The i-th output takes seq next_seq + i; the update below counts them.
+	queued, count := "", ""
+	if channelConv(c) {
+		queued = enqueueChannel
+	}
+	if n > 0 {
+		count = `(SELECT count(*) FROM ins)`
+	} else {
+		count = `0`
+	}
 	b.Queue(`WITH c AS (
-			SELECT org_id, next_seq FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid
+			SELECT id, org_id, bot, channel, channel_address, next_seq FROM chat.conversations
+			WHERE id = $1 AND lease_token = $2::uuid FOR UPDATE
 		), ins AS (
 			INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, reply_to, tokens,
 				latency_ms, model, suggestions, switchers, chunks, cancelled)
-			SELECT c.org_id, $1, c.next_seq - $4::bigint + o.i, o.position, o.id, o.role, o.type, o.content, o.reply_to, o.tokens,
+			SELECT c.org_id, $1, c.next_seq + o.i, o.position, o.id, o.role, o.type, o.content, o.reply_to, o.tokens,
 				o.latency, o.model, o.suggestions::jsonb, o.switchers::jsonb, o.chunks::int[], o.cancelled
-			FROM c, unnest($5::uuid[], $6::bigint[], $7::text[], $8::int[], $9::text[], $10::uuid[], $11::int[], $12::int[],
-				$13::text[], $14::text[], $15::text[], $16::text[], $17::bool[]) WITH ORDINALITY
+			FROM c, unnest($4::uuid[], $5::bigint[], $6::text[], $7::int[], $8::text[], $9::uuid[], $10::int[], $11::int[],
+				$12::text[], $13::text[], $14::text[], $15::text[], $16::bool[]) WITH ORDINALITY
 				AS o(id, position, role, type, content, reply_to, tokens, latency, model, suggestions, switchers, chunks, cancelled, i)
-			RETURNING 1
-		), done AS (
+			RETURNING id, role, content, suggestions
+		)`+queued+`, done AS (
 			UPDATE chat.messages SET status = 'done' WHERE conversation_id = $1 AND id = $3::uuid AND EXISTS (SELECT 1 FROM c) RETURNING 1
-		), nxt AS (
-			SELECT seq FROM chat.messages WHERE conversation_id = $1 AND status = 'pending' AND id IS DISTINCT FROM $3::uuid
-				AND EXISTS (SELECT 1 FROM c) ORDER BY seq LIMIT 1
-		), rel AS (
-			UPDATE chat.conversations SET lease_token = NULL, lease_until = NULL
-			WHERE id = $1 AND lease_token = $2::uuid AND NOT EXISTS (SELECT 1 FROM nxt) RETURNING 1
 		)
-		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM rel), (SELECT seq FROM nxt)`,
-		c.ID, token, nullable(f.Inbound), n, out.ids, out.positions, out.roles, out.types, out.contents, out.replyTo,
+		SELECT `+count+`, (SELECT count(*) FROM c)`,
+		c.ID, token, nullable(f.Inbound), out.ids, out.positions, out.roles, out.types, out.contents, out.replyTo,
 		out.tokens, out.latency, out.models, out.suggestions, out.switchers, out.chunks, out.cancelled)
-	// The next message, if any, with a snapshot that sees the ones above.
+	// The script state goes as JSON text: pgx plans the encoding of
+	// structs and maps anew on every call, strings it does not.
+	b.Queue(`UPDATE chat.conversations SET next_seq = next_seq + $3, updated_at = now(),
+			kbs = $5::jsonb, tools = $6::jsonb, contexts = $7::jsonb, switchers = $8::jsonb, suggestions = $9::jsonb,
+			active_switchers = $10::jsonb, script_user = $11, auto_turn = $12,
+			lease_token = CASE WHEN inbound_seq > $13 THEN lease_token END,
+			lease_until = CASE WHEN inbound_seq > $13 THEN now() + $4::interval END
+		WHERE id = $1 AND lease_token = $2 RETURNING `+convColumns+`, inbound_seq > $13`,
+		c.ID, token, n, ttl, jsonText(nonNil(c.KBs)), jsonText(nonNil(c.Tools)), jsonText(nonNilMap(c.Contexts)),
+		jsonText(nonNil(c.Switchers)), jsonText(nonNil(c.Suggestions)), jsonText(nonNil(c.ActiveSwitchers)), c.ScriptUser, c.AutoTurn,
+		f.InboundSeq)
+	// The next message, if the lease is still held (its snapshot sees the
+	// statements above).
 	b.Queue(`SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND status = 'pending'
 			AND EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid)
 		ORDER BY seq LIMIT 1`, c.ID, token)
@@ -570,36 +601,40 @@ func queueFinish(b *pgx.Batch, token string, ttl time.Duration, f *Finish) {
 
 // readFinish reads what queueFinish's statements did into cont.
 func readFinish(r pgx.BatchResults, f *Finish, cont *Continued) error {
-	conv, err := scanConv(r.QueryRow())
-	if errors.Is(err, ErrNotFound) {
+	var inserted, held int
+	if err := r.QueryRow().Scan(&inserted, &held); err != nil {
+		return err
+	}
+	if held == 0 {
+		return ErrLeaseLost
+	}
+	n := len(f.Outputs)
+	if inserted != n {
+		return fmt.Errorf("finish turn: %d of %d answers stored", inserted, n)
+	}
+	conv := &Conversation{}
+	var more bool
+	err := r.QueryRow().Scan(append(conv.fields(), &more)...)
+	if errors.Is(err, pgx.ErrNoRows) {
 		return ErrLeaseLost
 	}
 	if err != nil {
 		return err
 	}
 	cont.state = conv.Handoff
-	n := len(f.Outputs)
 	for i, m := range f.Outputs {
 		m.Seq = conv.NextSeq - int64(n) + int64(i) + 1
 	}
-	var inserted, released int
-	var next *int64
-	if err := r.QueryRow().Scan(&inserted, &released, &next); err != nil {
-		return err
-	}
-	if inserted != n {
-		return fmt.Errorf("finish turn: %d of %d answers stored", inserted, n)
-	}
-	cont.Released = released == 1
+	cont.Released = !more
 	if cont.Next, err = scanMsg(r.QueryRow()); errors.Is(err, ErrNotFound) {
 		cont.Next = nil
 	} else if err != nil {
 		return err
 	}
-	if cont.Released != (next == nil) || (cont.Next != nil) != (next != nil) || cont.Next != nil && cont.Next.Seq != *next {
-		return fmt.Errorf("finish turn: inconsistent outcome (released %v, next %v)", cont.Released, next)
+	if more != (cont.Next != nil) {
+		return fmt.Errorf("finish turn: inconsistent outcome (inbound after this one %v, next pending %v)", more, cont.Next != nil)
 	}
-	if !cont.Released {
+	if more {
 		cont.Conv = conv
 	}
 	return nil
@@ -679,21 +714,30 @@ func nonNilMap(m map[string]string) map[string]string {
 // AddMessage stores a complete message outside a turn (an attendant's
 // reply) with the next seq.
 func (s *Store) AddMessage(ctx context.Context, org string, m *Message) error {
-	return pg.InOrg(ctx, s.db, org, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `UPDATE chat.conversations SET next_seq = next_seq + 1, updated_at = now() WHERE id = $1 RETURNING next_seq`,
-			m.ConversationID).Scan(&m.Seq); errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
-		} else if err != nil {
-			return err
-		}
-		if m.ID == "" {
-			m.ID = uuid.Must(uuid.NewV7()).String()
-		}
-		m.Status, m.Position = StatusDone, m.Seq*1000
-		return tx.QueryRow(ctx, `INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content)
-			VALUES ($1, $2, $3, $8, $4, $5, $6, $7) RETURNING created_at`,
-			org, m.ConversationID, m.Seq, m.ID, m.Role, m.Type, m.Content, m.Position).Scan(&m.CreatedAt)
-	})
+	if m.ID == "" {
+		m.ID = uuid.Must(uuid.NewV7()).String()
+	}
+	// One statement: the seq, the message and, for a channel conversation,
+	// its place in the outbox.
+	err := pg.QueryRowInOrg(ctx, s.db, org, func(r pgx.Row) error { return r.Scan(&m.Seq, &m.CreatedAt) },
+		`WITH c AS (
+			UPDATE chat.conversations SET next_seq = next_seq + 1, updated_at = now() WHERE id = $1
+			RETURNING id, org_id, bot, channel, channel_address, next_seq
+		), ins AS (
+			INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content)
+			SELECT c.org_id, c.id, c.next_seq, c.next_seq * 1000, $2, $3, $4, $5 FROM c
+			RETURNING id, role, content, suggestions, seq, created_at
+		)`+enqueueChannel+`
+		SELECT seq, created_at FROM ins`,
+		m.ConversationID, m.ID, m.Role, m.Type, m.Content)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	m.Status, m.Position = StatusDone, m.Seq*1000
+	return nil
 }
 
 // History returns up to limit messages after position afterPos, in
