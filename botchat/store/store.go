@@ -525,14 +525,18 @@ func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Dura
 }
 
 // enqueueChannel is the CTE that queues the rows of ins (bot or attendant
-// messages just stored) for a channel conversation's outbox: a message with
-// text or suggestions, once (the message id is the outbox's key).
+// messages just stored, in seq order) for a channel conversation's outbox:
+// a message with text or suggestions, once (the message id is the outbox's
+// key). The statements that carry it store outbox_done = true, which keeps
+// migration 5's trigger, left for the previous release's writers, quiet.
 const enqueueChannel = `, queued AS (
 			INSERT INTO chat.channel_outbox (org_id, bot, channel, address, conversation_id, message_id, content, suggestions)
 			SELECT c.org_id, c.bot, c.channel, c.channel_address, c.id, ins.id, ins.content, ins.suggestions
 			FROM ins, c
 			WHERE c.channel <> 'web' AND c.channel_address <> '' AND ins.role IN ('bot', 'human')
-				AND (ins.content <> '' OR jsonb_typeof(ins.suggestions) = 'array' AND jsonb_array_length(ins.suggestions) > 0)
+				AND (ins.content <> '' OR CASE WHEN jsonb_typeof(ins.suggestions) = 'array'
+					THEN jsonb_array_length(ins.suggestions) > 0 ELSE false END)
+			ORDER BY ins.seq
 			ON CONFLICT (message_id) DO NOTHING
 		)`
 
@@ -568,13 +572,13 @@ func queueFinish(b *pgx.Batch, token string, ttl time.Duration, f *Finish) {
 			WHERE id = $1 AND lease_token = $2::uuid FOR UPDATE
 		), ins AS (
 			INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, reply_to, tokens,
-				latency_ms, model, suggestions, switchers, chunks, cancelled)
+				latency_ms, model, suggestions, switchers, chunks, cancelled, outbox_done)
 			SELECT c.org_id, $1, c.next_seq + o.i, o.position, o.id, o.role, o.type, o.content, o.reply_to, o.tokens,
-				o.latency, o.model, o.suggestions::jsonb, o.switchers::jsonb, o.chunks::int[], o.cancelled
+				o.latency, o.model, o.suggestions::jsonb, o.switchers::jsonb, o.chunks::int[], o.cancelled, true
 			FROM c, unnest($4::uuid[], $5::bigint[], $6::text[], $7::int[], $8::text[], $9::uuid[], $10::int[], $11::int[],
 				$12::text[], $13::text[], $14::text[], $15::text[], $16::bool[]) WITH ORDINALITY
 				AS o(id, position, role, type, content, reply_to, tokens, latency, model, suggestions, switchers, chunks, cancelled, i)
-			RETURNING id, role, content, suggestions
+			RETURNING id, seq, role, content, suggestions
 		)`+queued+`, done AS (
 			UPDATE chat.messages SET status = 'done' WHERE conversation_id = $1 AND id = $3::uuid AND EXISTS (SELECT 1 FROM c) RETURNING 1
 		)
@@ -724,8 +728,8 @@ func (s *Store) AddMessage(ctx context.Context, org string, m *Message) error {
 			UPDATE chat.conversations SET next_seq = next_seq + 1, updated_at = now() WHERE id = $1
 			RETURNING id, org_id, bot, channel, channel_address, next_seq
 		), ins AS (
-			INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content)
-			SELECT c.org_id, c.id, c.next_seq, c.next_seq * 1000, $2, $3, $4, $5 FROM c
+			INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, outbox_done)
+			SELECT c.org_id, c.id, c.next_seq, c.next_seq * 1000, $2, $3, $4, $5, true FROM c
 			RETURNING id, role, content, suggestions, seq, created_at
 		)`+enqueueChannel+`
 		SELECT seq, created_at FROM ins`,
