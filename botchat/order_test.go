@@ -134,41 +134,52 @@ func waitCalls(t *testing.T, e *env, n int) {
 }
 
 // A message left pending under the lease of a replica that died is run by
-// another one once the lease expires.
+// another one once the lease expires: by the sweeper, or, when the lease
+// has expired by the time a new message comes, by the replica that accepts
+// it, oldest first.
 func TestStrandedConversationIsTakenOver(t *testing.T) {
-	e := newEnv(t, 1)
-	org := uuid.NewString()
-	ctx := e.ctx(e.iss.User(org, "chat:use"))
-	c := e.open(ctx, "order")
-	conn, err := pgx.Connect(context.Background(), e.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	// A dead replica's lease, expiring in a second, with a message it took.
-	if _, err := conn.Exec(context.Background(), `UPDATE chat.conversations SET lease_token = $2, lease_until = now() + interval '1 second', next_seq = 1 WHERE id = $1`,
-		c.Id, uuid.NewString()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(context.Background(), `INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, status)
-		VALUES ($1, $2, 1, 1000, $3, 'user', 1, 'orphan', 'pending')`, org, c.Id, uuid.NewString()); err != nil {
-		t.Fatal(err)
-	}
-	// A new message waits behind it, then both run in order.
-	if _, err := e.chats[0].Post(ctx, &chatv1.PostRequest{Message: &chatv1.Inbound{ConversationId: c.Id, Content: "next"}}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	e.f.mu.Lock()
-	early := e.f.calls
-	e.f.mu.Unlock()
-	if early != 0 {
-		t.Fatalf("ran %d turns while another replica held the lease", early)
-	}
-	waitCalls(t, e, 2)
-	e.f.mu.Lock()
-	defer e.f.mu.Unlock()
-	if got := e.f.inputs[org+"/"+c.Id]; len(got) != 2 || got[0] != "orphan" || got[1] != "next" {
-		t.Fatalf("turns %v", got)
+	for _, tc := range []struct {
+		name    string
+		expires string
+	}{{"by the sweeper", "1 second"}, {"by the next message", "-1 second"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 1)
+			org := uuid.NewString()
+			ctx := e.ctx(e.iss.User(org, "chat:use"))
+			c := e.open(ctx, "order")
+			conn, err := pgx.Connect(context.Background(), e.dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			// A dead replica's lease with a message it took.
+			if _, err := conn.Exec(context.Background(), `UPDATE chat.conversations SET lease_token = $2, lease_until = now() + $3::interval, next_seq = 1 WHERE id = $1`,
+				c.Id, uuid.NewString(), tc.expires); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Exec(context.Background(), `INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, status)
+				VALUES ($1, $2, 1, 1000, $3, 'user', 1, 'orphan', 'pending')`, org, c.Id, uuid.NewString()); err != nil {
+				t.Fatal(err)
+			}
+			// A new message waits behind it, then both run in order.
+			if _, err := e.chats[0].Post(ctx, &chatv1.PostRequest{Message: &chatv1.Inbound{ConversationId: c.Id, Content: "next"}}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.expires == "1 second" {
+				time.Sleep(300 * time.Millisecond)
+				e.f.mu.Lock()
+				early := e.f.calls
+				e.f.mu.Unlock()
+				if early != 0 {
+					t.Fatalf("ran %d turns while another replica held the lease", early)
+				}
+			}
+			waitCalls(t, e, 2)
+			e.f.mu.Lock()
+			defer e.f.mu.Unlock()
+			if got := e.f.inputs[org+"/"+c.Id]; len(got) != 2 || got[0] != "orphan" || got[1] != "next" {
+				t.Fatalf("turns %v", got)
+			}
+		})
 	}
 }

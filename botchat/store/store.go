@@ -269,6 +269,7 @@ func (a Access) Allows(c *Conversation) bool {
 func (s *Store) Accept(ctx context.Context, org, convID string, access Access, m *Message, token string, ttl time.Duration) (*Accepted, error) {
 	res := &Accepted{}
 	id := uuid.Must(uuid.NewV7()).String()
+	older := false // messages were pending before this one
 	// Group-committed: every statement carries its own conditions, and the
 	// first one locks the conversation (see pg.Group).
 	err := s.turns.InOrgBatch(ctx, org, convID, func(b *pgx.Batch) {
@@ -285,13 +286,11 @@ func (s *Store) Accept(ctx context.Context, org, convID string, access Access, m
 				RETURNING org_id, next_seq, lease_token)
 			INSERT INTO chat.messages (org_id, conversation_id, seq, position, id, role, message_type, content, args, client_id, status)
 			SELECT c.org_id, $1, c.next_seq, c.next_seq * 1000, $4::uuid, $5::text, $6::int, $7::text, $8::jsonb, $9::text, 'pending' FROM c
-			RETURNING seq, (SELECT lease_token = $2::uuid FROM c)`,
+			RETURNING seq, created_at, args, (SELECT lease_token = $2::uuid FROM c),
+				EXISTS (SELECT 1 FROM chat.messages WHERE conversation_id = $1 AND status = 'pending')`,
 			convID, token, ttl, id, m.Role, m.Type, m.Content, jsonArg(m.Args), nullable(m.ClientID), access.Any, access.Kind, access.ID)
-		b.Queue(`SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND status = 'pending'
-				AND EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid)
-			ORDER BY seq LIMIT 1`, convID, token)
 	}, func(r pgx.BatchResults) error {
-		*res = Accepted{}
+		*res, older = Accepted{}, false
 		c, err := scanConv(r.QueryRow())
 		if err != nil {
 			return err
@@ -314,24 +313,42 @@ func (s *Store) Accept(ctx context.Context, org, convID string, access Access, m
 				return err
 			}
 		}
-		if err := r.QueryRow().Scan(&res.Seq, &res.Leased); err != nil {
+		var created time.Time
+		var args []byte // as stored (jsonb normalises it), as a read would give it
+		if err := r.QueryRow().Scan(&res.Seq, &created, &args, &res.Leased, &older); err != nil {
 			return fmt.Errorf("accept: %w", err)
 		}
 		res.ID, res.Status = id, StatusPending
 		c.NextSeq = res.Seq
-		if !res.Leased {
-			return nil
+		if res.Leased && !older {
+			// The message just stored is the first pending one: it is what
+			// a read would return.
+			res.Next = &Message{ID: id, ConversationID: convID, Seq: res.Seq, Position: res.Seq * 1000, Role: m.Role, Type: m.Type,
+				Content: m.Content, Args: json.RawMessage(args), ClientID: m.ClientID, Status: StatusPending, CreatedAt: created}
 		}
-		res.Next, err = scanMsg(r.QueryRow())
-		if errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("accept: the lease was taken but no message is pending")
-		}
-		return err
+		return nil
 	})
+	if err == nil && res.Leased && older {
+		// Messages were waiting with no lease (a replica died, say): the
+		// new holder starts with the oldest.
+		res.Next, err = s.firstPending(ctx, org, convID)
+	}
 	return res, err
 }
 
-func firstPending(ctx context.Context, tx pgx.Tx, convID string) (*Message, error) {
+// firstPending reads the first pending message of a conversation whose
+// lease the caller holds; one must be there.
+func (s *Store) firstPending(ctx context.Context, org, convID string) (*Message, error) {
+	var m *Message
+	err := pg.QueryRowInOrg(ctx, s.db, org, func(r pgx.Row) (err error) { m, err = scanMsg(r); return err },
+		`SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND status = 'pending' ORDER BY seq LIMIT 1`, convID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("the lease is held but no message is pending")
+	}
+	return m, err
+}
+
+func firstPendingTx(ctx context.Context, tx pgx.Tx, convID string) (*Message, error) {
 	m, err := scanMsg(tx.QueryRow(ctx, `SELECT `+msgColumns+` FROM chat.messages
 		WHERE conversation_id = $1 AND status = 'pending' ORDER BY seq LIMIT 1`, convID))
 	if errors.Is(err, ErrNotFound) {
@@ -365,7 +382,7 @@ func (s *Store) Next(ctx context.Context, org, convID, token string, ttl time.Du
 		if c, err = scanConv(tx.QueryRow(ctx, `SELECT `+convColumns+` FROM chat.conversations WHERE id = $1`, convID)); err != nil {
 			return err
 		}
-		m, err = firstPending(ctx, tx, convID)
+		m, err = firstPendingTx(ctx, tx, convID)
 		return err
 	})
 	return c, m, err
@@ -475,16 +492,16 @@ type Continued struct {
 // FinishTurn stores a turn's outputs and script state and marks its message
 // done, if token still holds the lease, and moves on to the next message.
 //
-// It is one round trip of three statements, as one pipeline (an implicit
+// It is one round trip of two statements, as one pipeline (an implicit
 // transaction): the first locks the conversation if token holds the lease,
 // stores the outputs (and queues them for the conversation's channel) and
 // marks the message done; the second stores the script state and gives the
 // lease up when no inbound message came after this one (inbound_seq, which
 // Accept sets under the same row lock, so a message accepted meanwhile is
-// either counted here or finds the lease free); the third reads the next
-// pending message while the lease is still held. Every part holds only
-// while token holds the lease, so a lost lease changes nothing and reads
-// back as ErrLeaseLost. A turn that asked for a human runs the same
+// either counted here or finds the lease free). When one came, the lease
+// is kept and the next pending message is read after the commit. Every
+// part holds only while token holds the lease, so a lost lease changes
+// nothing and reads back as ErrLeaseLost. A turn that asked for a human runs the same
 // pipeline in a transaction that then moves the conversation to queued and
 // writes the hand-off's event.
 func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Duration, f *Finish) (*Continued, error) {
@@ -518,6 +535,10 @@ func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Dura
 			return err
 		})
 	}
+	if err == nil && !cont.Released {
+		// A message came in during the turn: the lease is still ours.
+		cont.Next, err = s.firstPending(ctx, org, f.Conv.ID)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -544,7 +565,7 @@ const enqueueChannel = `, queued AS (
 // channel (its outbox): only then do the statements carry enqueueChannel.
 func channelConv(c *Conversation) bool { return c.Channel != "web" && c.ChannelAddress != "" }
 
-// queueFinish queues FinishTurn's three statements.
+// queueFinish queues FinishTurn's two statements.
 func queueFinish(b *pgx.Batch, token string, ttl time.Duration, f *Finish) {
 	c := f.Conv
 	n := len(f.Outputs)
@@ -596,11 +617,6 @@ func queueFinish(b *pgx.Batch, token string, ttl time.Duration, f *Finish) {
 		c.ID, token, n, ttl, jsonText(nonNil(c.KBs)), jsonText(nonNil(c.Tools)), jsonText(nonNilMap(c.Contexts)),
 		jsonText(nonNil(c.Switchers)), jsonText(nonNil(c.Suggestions)), jsonText(nonNil(c.ActiveSwitchers)), c.ScriptUser, c.AutoTurn,
 		f.InboundSeq)
-	// The next message, if the lease is still held (its snapshot sees the
-	// statements above).
-	b.Queue(`SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND status = 'pending'
-			AND EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND lease_token = $2::uuid)
-		ORDER BY seq LIMIT 1`, c.ID, token)
 }
 
 // readFinish reads what queueFinish's statements did into cont.
@@ -630,14 +646,6 @@ func readFinish(r pgx.BatchResults, f *Finish, cont *Continued) error {
 		m.Seq = conv.NextSeq - int64(n) + int64(i) + 1
 	}
 	cont.Released = !more
-	if cont.Next, err = scanMsg(r.QueryRow()); errors.Is(err, ErrNotFound) {
-		cont.Next = nil
-	} else if err != nil {
-		return err
-	}
-	if more != (cont.Next != nil) {
-		return fmt.Errorf("finish turn: inconsistent outcome (inbound after this one %v, next pending %v)", more, cont.Next != nil)
-	}
 	if more {
 		cont.Conv = conv
 	}
