@@ -96,8 +96,12 @@ func Service() *app.Service {
 			if cc, err := env.Clients.Conn("botauth"); err == nil {
 				auth = authv1.NewAuthServiceClient(cc)
 			}
+			hub, err := live.Dial(env.Bus, "botchat-live")
+			if err != nil {
+				return err
+			}
 			srv := server.New(server.Options{
-				Store: store.New(env.DB), Hub: live.New(env.Bus.Conn), Auth: auth, Log: env.Log,
+				Store: store.New(env.DB), Hub: hub, Auth: auth, Log: env.Log,
 				Pipeline: pipeline.New(clients, env.Log, settings.BotCacheTTL),
 				LeaseTTL: settings.LeaseTTL, SweepInterval: settings.SweepInterval,
 			})

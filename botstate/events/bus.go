@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,6 +22,11 @@ type Bus struct {
 
 	closed  chan struct{}
 	onClose []func()
+	log     *slog.Logger
+	extra   []nats.Option // the Connect caller's, for Dial too
+
+	mu     sync.Mutex
+	dialed []dialed
 }
 
 // publishAckTimeout bounds how long an async publish waits for JetStream's
@@ -38,29 +44,10 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...n
 	if log == nil {
 		log = slog.Default()
 	}
-	b := &Bus{URL: url, closed: make(chan struct{})}
-	opts := append([]nats.Option{
-		nats.Name(name),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			subj := ""
-			if sub != nil {
-				subj = sub.Subject
-			}
-			log.Error("nats async error", "subject", subj, "err", err)
-		}),
-		nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }),
-	}, extra...)
-	nc, err := nats.Connect(url, opts...)
+	b := &Bus{URL: url, closed: make(chan struct{}), log: log, extra: extra}
+	nc, err := b.connect(name, nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }))
 	if err != nil {
-		return nil, fmt.Errorf("nats at %s: %w", config.Redact(url), err)
+		return nil, err
 	}
 	b.Conn = nc
 	b.JS, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishAckTimeout))
@@ -75,6 +62,67 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...n
 	return b, nil
 }
 
+// connect opens a connection to the bus's server with the bus's options
+// (reconnecting forever, logging) and the Connect caller's, then opts.
+func (b *Bus) connect(name string, opts ...nats.Option) (*nats.Conn, error) {
+	log := b.log
+	all := append([]nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "connection", name, "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "connection", name, "url", c.ConnectedUrlRedacted()) }),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subj := ""
+			if sub != nil {
+				subj = sub.Subject
+			}
+			log.Error("nats async error", "connection", name, "subject", subj, "err", err)
+		}),
+	}, b.extra...)
+	nc, err := nats.Connect(b.URL, append(all, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("nats at %s: %w", config.Redact(b.URL), err)
+	}
+	return nc, nil
+}
+
+// Dial opens another connection to the bus's server, for a use that needs
+// options of its own (nats.NoEcho, say). Close drains it before the bus's
+// own connection.
+func (b *Bus) Dial(name string, opts ...nats.Option) (*nats.Conn, error) {
+	closed := make(chan struct{})
+	nc, err := b.connect(name, append(opts, nats.ClosedHandler(func(*nats.Conn) { close(closed) }))...)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.dialed = append(b.dialed, dialed{nc, closed})
+	b.mu.Unlock()
+	return nc, nil
+}
+
+type dialed struct {
+	nc     *nats.Conn
+	closed chan struct{}
+}
+
+// drain drains nc (pending publishes go out) and waits, up to 10 s, until
+// it has closed.
+func drain(nc *nats.Conn, closed <-chan struct{}) {
+	if err := nc.Drain(); err == nil {
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	nc.Close()
+}
+
 // OnClose registers f to run after Close has closed the connection, such as
 // shutting down an embedded server.
 func (b *Bus) OnClose(f func()) { b.onClose = append(b.onClose, f) }
@@ -82,14 +130,15 @@ func (b *Bus) OnClose(f func()) { b.onClose = append(b.onClose, f) }
 // Close drains the connection (pending publishes and acks go out), then runs
 // the OnClose functions.
 func (b *Bus) Close() {
+	b.mu.Lock()
+	conns := b.dialed
+	b.dialed = nil
+	b.mu.Unlock()
+	for _, d := range conns {
+		drain(d.nc, d.closed)
+	}
 	if b.Conn != nil {
-		if err := b.Conn.Drain(); err == nil {
-			select {
-			case <-b.closed:
-			case <-time.After(10 * time.Second):
-			}
-		}
-		b.Conn.Close()
+		drain(b.Conn, b.closed)
 	}
 	for _, f := range b.onClose {
 		f()
