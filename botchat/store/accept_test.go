@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/botserver-go/botserver-go/botchat/store"
 	"github.com/botserver-go/botserver-go/botstate/authz"
@@ -15,23 +16,36 @@ import (
 	"github.com/botserver-go/botserver-go/botstate/testutil"
 )
 
+// newStore is a Store on a fresh database with botchat's schema.
+func newStore(t *testing.T) (*store.Store, *pgxpool.Pool) {
+	t.Helper()
+	pool, url := testutil.NewPool(t)
+	if _, err := pg.Migrate(context.Background(), url, pg.Schema{Name: store.Schema, FS: os.DirFS("../migrations")}); err != nil {
+		t.Fatal(err)
+	}
+	return store.New(pool), pool
+}
+
+// openConv opens a web conversation.
+func openConv(t *testing.T, st *store.Store) *store.Conversation {
+	t.Helper()
+	c, _, err := st.Open(context.Background(), authz.DefaultOrgID, &store.Conversation{ID: uuid.NewString(), Bot: "b", UserID: "u", UserKind: "visitor", Channel: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // Many copies of one message (one client_id) arriving at once are stored
 // once: every other copy comes back as a duplicate naming the stored one,
 // including those that waited for the conversation's lock while it was
 // being stored.
 func TestAcceptStoresConcurrentCopiesOnce(t *testing.T) {
 	ctx := context.Background()
-	pool, url := testutil.NewPool(t)
-	if _, err := pg.Migrate(ctx, url, pg.Schema{Name: store.Schema, FS: os.DirFS("../migrations")}); err != nil {
-		t.Fatal(err)
-	}
-	st := store.New(pool)
+	st, pool := newStore(t)
 	org := authz.DefaultOrgID
 	for round := range 20 {
-		c, _, err := st.Open(ctx, org, &store.Conversation{ID: uuid.NewString(), Bot: "b", UserID: "u", UserKind: "visitor", Channel: "web"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := openConv(t, st)
 		const copies = 6
 		var wg sync.WaitGroup
 		got := make([]*store.Accepted, copies)
@@ -76,16 +90,9 @@ func TestAcceptStoresConcurrentCopiesOnce(t *testing.T) {
 // stores the same client_id sees, once it has the lock, a duplicate.
 func TestAcceptAfterWaitingForADuplicate(t *testing.T) {
 	ctx := context.Background()
-	pool, url := testutil.NewPool(t)
-	if _, err := pg.Migrate(ctx, url, pg.Schema{Name: store.Schema, FS: os.DirFS("../migrations")}); err != nil {
-		t.Fatal(err)
-	}
-	st := store.New(pool)
+	st, pool := newStore(t)
 	org := authz.DefaultOrgID
-	c, _, err := st.Open(ctx, org, &store.Conversation{ID: uuid.NewString(), Bot: "b", UserID: "u", UserKind: "visitor", Channel: "web"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := openConv(t, st)
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
