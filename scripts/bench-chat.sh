@@ -7,6 +7,10 @@
 #   scripts/bench-chat.sh allinone 1000 20s [botbench flags...]
 #   scripts/bench-chat.sh split    1000 20s -think 200ms
 #
+# BENCH_PROFILE=FILE (allinone) writes the server's CPU profile of the
+# measured window to FILE: `make pgo` makes the all-in-one's profile-guided
+# build profile (botserver/cmd/botserver/default.pgo) this way.
+#
 # Needs bin/botserver (allinone) or bin/{botcore,botauth,botchat,botauto,botllm}
 # (split) and bin/botbench (make build botbench), PostgreSQL on
 # BENCH_PG (default postgres://postgres@127.0.0.1:5432) and, for split,
@@ -36,6 +40,13 @@ psql -q "$pg/postgres" -c "CREATE DATABASE $db" >/dev/null
 
 common=(DATABASE_URL="$pg/$db?sslmode=disable" RATE_LIMIT=0 BOTS_DIR="$PWD/bots" BOTS_RELOAD_INTERVAL=0
 	LOG_LEVEL=warn DRAIN_DELAY=0s DATA_DIR="$work/data" PUBLIC_ADDR=127.0.0.1:18380)
+profile_secs=""
+if [ -n "${BENCH_PROFILE:-}" ]; then
+	[ "$mode" = allinone ] || { echo "BENCH_PROFILE works with allinone only" >&2; exit 2; }
+	case $duration in *[0-9]s) profile_secs=${duration%s} ;; esac
+	[[ $profile_secs =~ ^[0-9]+$ ]] || { echo "BENCH_PROFILE needs the duration in whole seconds (20s)" >&2; exit 2; }
+	common+=(OPS_PPROF=true)
+fi
 case $mode in
 allinone)
 	env "${common[@]}" GRPC_ADDR=127.0.0.1:18390 OPS_ADDR=127.0.0.1:18391 ${BENCH_ENV:-} \
@@ -96,12 +107,21 @@ bench=$!
 # Sample the CPU at botbench's window markers (after its ramp and warm-up).
 mark() { until grep -q "^window: $1" "$work/bench.txt" 2>/dev/null; do kill -0 "$bench" 2>/dev/null || return 1; sleep 0.05; done; }
 mark start || { cat "$work/bench.txt"; exit 1; }
+profiler=""
+if [ -n "$profile_secs" ]; then
+	curl -sf -o "$BENCH_PROFILE" "http://127.0.0.1:18391/debug/pprof/profile?seconds=$profile_secs" &
+	profiler=$!
+fi
 s0=$(server_ticks); p0=$(backend_ticks | tr '\n' ' ')
 sess0=$(psql -At "$pg/postgres" -c "SELECT sessions FROM pg_stat_database WHERE datname = '$db'")
 mark end || { cat "$work/bench.txt"; exit 1; }
 s1=$(server_ticks); p1=$(backend_ticks | tr '\n' ' ')
 sess1=$(psql -At "$pg/postgres" -c "SELECT sessions FROM pg_stat_database WHERE datname = '$db'")
 wait "$bench" || { cat "$work/bench.txt"; exit 1; }
+if [ -n "$profiler" ]; then
+	wait "$profiler" || { echo "the CPU profile could not be read" >&2; exit 1; }
+	echo "CPU profile of the measured window: $BENCH_PROFILE"
+fi
 grep -v '^window:' "$work/bench.txt"
 turns=$(sed -n 's/^turns: *\([0-9]*\) .*/\1/p' "$work/bench.txt")
 pg_ticks=$(backend_delta "$p0" "$p1")
