@@ -336,21 +336,23 @@ func (s *Store) Accept(ctx context.Context, org, convID string, access Access, m
 	return res, err
 }
 
+// firstPendingSQL reads a conversation's first pending message.
+const firstPendingSQL = `SELECT ` + msgColumns + ` FROM chat.messages WHERE conversation_id = $1 AND status = 'pending' ORDER BY seq LIMIT 1`
+
 // firstPending reads the first pending message of a conversation whose
 // lease the caller holds; one must be there.
 func (s *Store) firstPending(ctx context.Context, org, convID string) (*Message, error) {
 	var m *Message
-	err := pg.QueryRowInOrg(ctx, s.db, org, func(r pgx.Row) (err error) { m, err = scanMsg(r); return err },
-		`SELECT `+msgColumns+` FROM chat.messages WHERE conversation_id = $1 AND status = 'pending' ORDER BY seq LIMIT 1`, convID)
+	err := pg.QueryRowInOrg(ctx, s.db, org, func(r pgx.Row) (err error) { m, err = scanMsg(r); return err }, firstPendingSQL, convID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("the lease is held but no message is pending")
 	}
 	return m, err
 }
 
+// firstPendingTx is firstPending inside tx; nil when none is pending.
 func firstPendingTx(ctx context.Context, tx pgx.Tx, convID string) (*Message, error) {
-	m, err := scanMsg(tx.QueryRow(ctx, `SELECT `+msgColumns+` FROM chat.messages
-		WHERE conversation_id = $1 AND status = 'pending' ORDER BY seq LIMIT 1`, convID))
+	m, err := scanMsg(tx.QueryRow(ctx, firstPendingSQL, convID))
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
@@ -501,9 +503,9 @@ type Continued struct {
 // either counted here or finds the lease free). When one came, the lease
 // is kept and the next pending message is read after the commit. Every
 // part holds only while token holds the lease, so a lost lease changes
-// nothing and reads back as ErrLeaseLost. A turn that asked for a human runs the same
-// pipeline in a transaction that then moves the conversation to queued and
-// writes the hand-off's event.
+// nothing and reads back as ErrLeaseLost. A turn that asked for a human
+// runs the same pipeline in a transaction that then moves the conversation
+// to queued and writes the hand-off's event.
 func (s *Store) FinishTurn(ctx context.Context, org, token string, ttl time.Duration, f *Finish) (*Continued, error) {
 	cont := &Continued{}
 	var err error
@@ -579,14 +581,9 @@ func queueFinish(b *pgx.Batch, token string, ttl time.Duration, f *Finish) {
 		out.add(m)
 	}
 	// The i-th output takes seq next_seq + i; the update below counts them.
-	queued, count := "", ""
+	queued := ""
 	if channelConv(c) {
 		queued = enqueueChannel
-	}
-	if n > 0 {
-		count = `(SELECT count(*) FROM ins)`
-	} else {
-		count = `0`
 	}
 	b.Queue(`WITH c AS (
 			SELECT id, org_id, bot, channel, channel_address, next_seq FROM chat.conversations
@@ -603,7 +600,7 @@ func queueFinish(b *pgx.Batch, token string, ttl time.Duration, f *Finish) {
 		)`+queued+`, done AS (
 			UPDATE chat.messages SET status = 'done' WHERE conversation_id = $1 AND id = $3::uuid AND EXISTS (SELECT 1 FROM c) RETURNING 1
 		)
-		SELECT `+count+`, (SELECT count(*) FROM c)`,
+		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM c)`,
 		c.ID, token, nullable(f.Inbound), out.ids, out.positions, out.roles, out.types, out.contents, out.replyTo,
 		out.tokens, out.latency, out.models, out.suggestions, out.switchers, out.chunks, out.cancelled)
 	// The script state goes as JSON text: pgx plans the encoding of
